@@ -1,0 +1,30 @@
+"""The core's own components, registered through the same hooks as any plugin."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay.builtin.backends import BACKENDS
+from assay.builtin.datasets import DATASETS
+from assay.builtin.models import MODELS
+from assay.builtin.optim import OPTIMIZERS, SCHEDULES
+from assay.hookspecs import hookimpl
+
+
+@hookimpl
+def assay_register_datasets() -> list[Any]:
+    return list(DATASETS)
+
+
+@hookimpl
+def assay_register_models() -> list[Any]:
+    return list(MODELS)
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [*OPTIMIZERS, *SCHEDULES]
+
+
+@hookimpl
+def assay_register_backends() -> list[Any]:
+    return list(BACKENDS)

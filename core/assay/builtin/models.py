@@ -1,0 +1,163 @@
+"""Built-in models. Each exposes ``readout`` (the output layer) and ``hidden_width`` so that
+parameterizations such as muP can find what they rescale."""
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from assay.errors import UserError
+from assay.kinds import Config, Data, Model
+
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
+
+
+class MLPConfig(Config):
+    width: int = Field(128, ge=1, le=65536, description="Hidden units per layer")
+    depth: int = Field(2, ge=1, le=64, description="Number of hidden layers")
+    activation: Literal["relu", "gelu", "tanh"] = Field("relu", description="Nonlinearity")
+    bias: bool = Field(True, description="Use biases")
+
+
+class MLPNet(nn.Module):
+    def __init__(self, n_in: int, n_out: int, c: MLPConfig) -> None:
+        super().__init__()
+        dims = [n_in] + [c.width] * c.depth
+        self.hidden = nn.ModuleList(nn.Linear(a, b, bias=c.bias) for a, b in zip(dims, dims[1:]))
+        self.act = ACTIVATIONS[c.activation]()
+        self.readout = nn.Linear(c.width, n_out, bias=c.bias)
+        self.hidden_width = c.width
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.flatten(1)                    # (B, n_in)
+        for layer in self.hidden:
+            h = self.act(layer(h))          # (B, width)
+        return h
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.features(x))
+
+
+class MLP(Model):
+    """Fully connected network on flattened inputs."""
+
+    name = "mlp"
+    Config = MLPConfig
+
+    def build(self, data: Data) -> nn.Module:
+        if data.task == "lm":
+            raise UserError("model 'mlp' does not take token sequences; use 'transformer'")
+        return MLPNet(math.prod(data.input_shape), data.n_outputs, self.config)
+
+
+class CNNConfig(Config):
+    channels: int = Field(32, ge=1, le=4096, description="Channels of every conv layer")
+    depth: int = Field(2, ge=1, le=16, description="Number of conv layers")
+    kernel_size: int = Field(3, ge=1, le=15, description="Kernel size (odd keeps the shape)")
+
+
+class CNNNet(nn.Module):
+    def __init__(self, shape: tuple[int, ...], n_out: int, c: CNNConfig) -> None:
+        super().__init__()
+        conv = nn.Conv2d if len(shape) == 3 else nn.Conv1d
+        in_ch = shape[0] if len(shape) in (2, 3) else 1
+        self.unsqueeze = len(shape) == 1              # (B, L) -> (B, 1, L)
+        chans = [in_ch] + [c.channels] * c.depth
+        self.convs = nn.ModuleList(conv(a, b, c.kernel_size, padding=c.kernel_size // 2)
+                                   for a, b in zip(chans, chans[1:]))
+        self.readout = nn.Linear(c.channels, n_out)
+        self.hidden_width = c.channels
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = x.unsqueeze(1) if self.unsqueeze else x
+        for conv in self.convs:
+            h = F.relu(conv(h))
+        return h.flatten(2).mean(2)                   # global average pool: (B, channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.features(x))
+
+
+class CNN(Model):
+    """Small convolutional network (2-D for image inputs, 1-D for sequences)."""
+
+    name = "cnn"
+    Config = CNNConfig
+
+    def build(self, data: Data) -> nn.Module:
+        if data.task == "lm" or len(data.input_shape) > 3:
+            raise UserError(f"model 'cnn' cannot take inputs of shape {data.input_shape}")
+        return CNNNet(data.input_shape, data.n_outputs, self.config)
+
+
+class TransformerConfig(Config):
+    width: int = Field(64, ge=8, le=8192, description="Embedding size d_model")
+    depth: int = Field(2, ge=1, le=48, description="Number of transformer blocks")
+    n_heads: int = Field(4, ge=1, le=64, description="Attention heads (must divide width)")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate")
+
+
+class Block(nn.Module):
+    def __init__(self, c: TransformerConfig) -> None:
+        super().__init__()
+        self.n_heads = c.n_heads
+        self.ln1, self.ln2 = nn.LayerNorm(c.width), nn.LayerNorm(c.width)
+        self.qkv = nn.Linear(c.width, 3 * c.width)
+        self.proj = nn.Linear(c.width, c.width)
+        self.mlp = nn.Sequential(nn.Linear(c.width, 4 * c.width), nn.GELU(),
+                                 nn.Linear(4 * c.width, c.width))
+        self.dropout = c.dropout
+        self.attn_scale: float | None = None          # None: 1/sqrt(head dim); muP sets 1/dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        B, T, C = x.shape
+        q, k, v = self.qkv(self.ln1(x)).split(C, dim=2)
+        q, k, v = (t.view(B, T, self.n_heads, C // self.n_heads).transpose(1, 2)
+                   for t in (q, k, v))                # (B, nh, T, hs)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=self.attn_scale,
+                                           dropout_p=self.dropout if self.training else 0.0)
+        x = x + self.proj(y.transpose(1, 2).reshape(B, T, C))
+        return x + self.mlp(self.ln2(x))
+
+
+class TransformerLM(nn.Module):
+    def __init__(self, vocab: int, block_size: int, c: TransformerConfig) -> None:
+        super().__init__()
+        self.embed = nn.Embedding(vocab, c.width)
+        self.pos = nn.Embedding(block_size, c.width)
+        self.blocks = nn.ModuleList(Block(c) for _ in range(c.depth))
+        self.ln_f = nn.LayerNorm(c.width)
+        self.readout = nn.Linear(c.width, vocab, bias=False)
+        self.hidden_width = c.width
+
+    def features(self, idx: torch.Tensor) -> torch.Tensor:
+        T = idx.shape[1]
+        h = self.embed(idx) + self.pos(torch.arange(T, device=idx.device))  # (B, T, C)
+        for block in self.blocks:
+            h = block(h)
+        return self.ln_f(h)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.features(idx))    # (B, T, vocab)
+
+
+class Transformer(Model):
+    """A small GPT-style causal language model (pre-norm blocks, learned positions)."""
+
+    name = "transformer"
+    Config = TransformerConfig
+
+    def build(self, data: Data) -> nn.Module:
+        c = self.config
+        if data.task != "lm":
+            raise UserError("model 'transformer' needs a language-modelling dataset (e.g. bytes)")
+        if c.width % c.n_heads:
+            raise UserError(f"model.n_heads={c.n_heads} must divide model.width={c.width}")
+        return TransformerLM(data.n_outputs, data.input_shape[0], c)
+
+
+MODELS = [MLP, CNN, Transformer]

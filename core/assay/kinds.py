@@ -1,0 +1,240 @@
+"""The component kinds: small base classes, each with one method to implement.
+
+A component is a class with a unique ``name``, a pydantic ``Config`` (every knob typed,
+described, bounded) and, where it comes from a paper, ``paper``. Instances hold their
+validated config in ``self.config``.
+"""
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+    from assay.loop import RunContext
+
+SLOTS = ("data", "parameterization", "adapter", "optimizer", "schedule", "pruning", "loss",
+         "trainer")
+
+
+class Config(BaseModel):
+    """Base for every component config: unknown fields are errors, instances are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paper(BaseModel):
+    model_config = ConfigDict(frozen=True)
+    title: str
+    arxiv: str = ""
+    year: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.title} (arXiv:{self.arxiv}, {self.year})" if self.arxiv else self.title
+
+
+class Component:
+    """Common base: ``name``, ``Config``, optional ``paper``."""
+
+    kind: ClassVar[str] = ""
+    name: ClassVar[str] = ""
+    Config: ClassVar[type[Config]] = Config
+    paper: ClassVar[Paper | None] = None
+
+    def __init__(self, config: Config | None = None) -> None:
+        self.config = config if config is not None else self.Config()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.config!r})"
+
+
+# --- datasets -------------------------------------------------------------------------------
+
+Task = Literal["classification", "regression", "lm"]
+
+
+@dataclass
+class Data:
+    """Splits as tensors. ``x`` rows are examples; for ``lm`` x and y are (N, T) token ids."""
+
+    train: tuple[torch.Tensor, torch.Tensor]
+    val: tuple[torch.Tensor, torch.Tensor]
+    task: Task
+    n_outputs: int                      # classes, regression targets, or vocabulary size
+    input_shape: tuple[int, ...]        # shape of one example of x
+    test: tuple[torch.Tensor, torch.Tensor] | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_train(self) -> int:
+        return int(self.train[0].shape[0])
+
+
+class Dataset(Component, abc.ABC):
+    kind = "dataset"
+
+    @abc.abstractmethod
+    def load(self, seed: int) -> Data:
+        """Return the splits; must be deterministic for a given config and seed."""
+
+
+# --- models ---------------------------------------------------------------------------------
+
+class Model(Component, abc.ABC):
+    """Builds a torch module. Core models expose ``readout`` (the output Linear) and
+    ``hidden_width`` so parameterizations (e.g. muP) can find the layers they rescale."""
+
+    kind = "model"
+
+    @abc.abstractmethod
+    def build(self, data: Data) -> nn.Module:
+        """A fresh, initialised module for inputs of ``data.input_shape``."""
+
+
+# --- methods (one per slot; an experiment fills several slots at once) -----------------------
+
+class Method(Component):
+    """A paper's contribution to training. Subclass one of the slot bases below.
+
+    ``setup`` runs once before training, ``after_step`` after each optimizer step; both are
+    optional. The slot base names the one method each slot must implement.
+    """
+
+    kind = "method"
+    slot: ClassVar[str] = ""
+
+    def setup(self, ctx: RunContext) -> None:
+        """Optional: inspect or change the run context before the first step."""
+
+    def after_step(self, ctx: RunContext, step: int) -> None:
+        """Optional: called after every optimizer step (step counts from 1)."""
+
+
+class Optimizer(Method, abc.ABC):
+    slot = "optimizer"
+
+    @abc.abstractmethod
+    def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+        """Build the optimizer. Each group has ``params`` and may carry ``lr_mult`` /
+        ``wd_mult`` (set by a parameterization); multiply your base lr / decay by them."""
+
+
+class Schedule(Method, abc.ABC):
+    slot = "schedule"
+
+    @abc.abstractmethod
+    def factor(self, step: int, total_steps: int) -> float:
+        """Learning-rate multiplier at ``step`` (0-based) of ``total_steps``."""
+
+
+class Parameterization(Method, abc.ABC):
+    slot = "parameterization"
+
+    @abc.abstractmethod
+    def apply(self, model: nn.Module, data: Data) -> list[dict[str, Any]]:
+        """Re-initialise / rescale ``model`` in place; return optimizer param groups
+        (``params`` plus ``lr_mult``/``wd_mult``)."""
+
+
+class Adapter(Method, abc.ABC):
+    slot = "adapter"
+
+    @abc.abstractmethod
+    def apply(self, model: nn.Module, data: Data) -> nn.Module:
+        """Add adapters, freeze what should not train; return the model to train."""
+
+
+class Pruning(Method, abc.ABC):
+    slot = "pruning"
+
+    @abc.abstractmethod
+    def prune(self, ctx: RunContext, step: int) -> None:
+        """Update and apply masks after optimizer step ``step`` (1-based)."""
+
+    def after_step(self, ctx: RunContext, step: int) -> None:
+        self.prune(ctx, step)
+
+
+class DataSelection(Method, abc.ABC):
+    slot = "data"
+
+    @abc.abstractmethod
+    def select(self, ctx: RunContext) -> torch.Tensor:
+        """Indices of the training examples to keep (may train probe models on the way)."""
+
+
+class Loss(Method, abc.ABC):
+    slot = "loss"
+
+    @abc.abstractmethod
+    def compute(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                data: Data) -> torch.Tensor:
+        """Scalar training loss for a batch (may avoid calling ``model(x)`` whole)."""
+
+
+class Trainer(Method, abc.ABC):
+    slot = "trainer"
+
+    @abc.abstractmethod
+    def train(self, ctx: RunContext) -> None:
+        """Replace the standard loop: take ``ctx.total_steps`` steps on ``ctx.model``,
+        calling ``ctx.evaluate_and_report(step)`` every ``ctx.eval_every`` steps."""
+
+
+SLOT_BASES: dict[str, type[Method]] = {
+    b.slot: b for b in (Optimizer, Schedule, Parameterization, Adapter, Pruning, DataSelection,
+                        Loss, Trainer)
+}
+
+
+# --- backends -------------------------------------------------------------------------------
+
+class Backend(Component, abc.ABC):
+    """Where a run executes: device, threads, precision, and the Dask resources it needs."""
+
+    kind = "backend"
+
+    @abc.abstractmethod
+    def device(self) -> torch.device:
+        """The device runs on this backend use (called on the worker)."""
+
+    def resources(self) -> dict[str, float]:
+        """Dask worker resources one run needs, e.g. ``{"GPU": 1}``."""
+        return {}
+
+    def setup(self, seed: int) -> None:
+        """Seed every generator and pin threads; called on the worker before data is built."""
+        import random
+
+        import numpy as np
+        import torch
+
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        torch.manual_seed(seed)
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        return contextlib.nullcontext()
+
+
+# --- studies --------------------------------------------------------------------------------
+
+class Study(Component, abc.ABC):
+    """A reusable experiment template built on runs, sweeps and laws."""
+
+    kind = "study"
+
+    @abc.abstractmethod
+    def run(self, session: Any) -> dict[str, Any]:
+        """Run the study through ``session`` (an :class:`assay.api.Session`); return results."""
+
+
+def iter_kinds() -> Iterator[type[Component]]:
+    yield from (Dataset, Model, Method, Backend, Study)

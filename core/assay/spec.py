@@ -1,0 +1,259 @@
+"""Experiment files -> ExperimentSpec -> RunSpec.
+
+Resolution has two stages: the experiment's own fields are validated first (component
+references stay ``{name: ..., **params}``), then each reference is validated against the
+``Config`` of the component it names. Every error names the dotted path, the bad value and,
+for names, the valid choices.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from assay.errors import UserError, did_you_mean
+from assay.kinds import SLOTS, Component
+from assay.plugins import Registry
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainSpec(_Spec):
+    steps: int = Field(500, ge=1, description="Optimizer steps")
+    batch_size: int = Field(64, ge=1, description="Examples per step")
+    eval_every: int = Field(50, ge=1, description="Evaluate (and report to the pruner) every k steps")
+    seed: int = Field(0, ge=0, description="Seed of initialisation and batch order")
+    grad_clip: float | None = Field(None, gt=0, description="Clip the global grad norm (None: off)")
+
+
+class Objective(_Spec):
+    metric: str | list[str] = Field("val/loss", description="Metric(s) a sweep optimises")
+    direction: Literal["minimize", "maximize"] | list[Literal["minimize", "maximize"]] = Field(
+        "minimize", description="One direction per metric")
+
+    @property
+    def metrics(self) -> list[str]:
+        return [self.metric] if isinstance(self.metric, str) else list(self.metric)
+
+    @property
+    def directions(self) -> list[str]:
+        d = [self.direction] if isinstance(self.direction, str) else list(self.direction)
+        return d * len(self.metrics) if len(d) == 1 else d
+
+
+Ref = dict[str, Any]  # {name: ..., **config}; validated in stage two
+
+
+class ExperimentSpec(_Spec):
+    """One experiment file. ``sweep``/``law`` blocks are validated by their own modules."""
+
+    name: str = Field("experiment", description="Experiment name (MLflow experiment)")
+    dataset: Ref = Field(default_factory=lambda: {"name": "digits"})
+    model: Ref = Field(default_factory=lambda: {"name": "mlp"})
+    methods: dict[str, Ref] = Field(default_factory=lambda: {"optimizer": {"name": "adamw"}},
+                                    description="slot -> method")
+    backend: Ref = Field(default_factory=lambda: {"name": "auto"})
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    objective: Objective = Field(default_factory=Objective)
+    pretrain: dict[str, Any] | None = Field(None, description="An experiment (same format) "
+                                            "whose trained model initialises this one")
+    sweep: dict[str, Any] | None = None
+    law: dict[str, Any] | None = None
+    plugins: list[str] = Field(default_factory=list, description="Extra plugin files/modules")
+
+    @field_validator("methods")
+    @classmethod
+    def _slots(cls, v: dict[str, Ref]) -> dict[str, Ref]:
+        for slot in v:
+            if slot not in SLOTS:
+                raise ValueError(f"unknown slot {slot!r}.{did_you_mean(slot, SLOTS)} "
+                                 f"Slots: {', '.join(SLOTS)}")
+        return v
+
+
+def canonical(obj: Any) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+
+
+class RunSpec(_Spec):
+    """One fully resolved run: every component with its complete config. Hashable; its
+    ``key`` identifies the run across sweeps, laws and claims."""
+
+    experiment: str
+    dataset: dict[str, Any]
+    model: dict[str, Any]
+    methods: dict[str, dict[str, Any]]
+    backend: dict[str, Any]
+    train: TrainSpec
+    versions: dict[str, str]          # component -> "plugin==version"
+    plugins: tuple[str, ...] = ()     # extra plugin sources the worker must load
+    init_from: str | None = None      # run key whose trained weights initialise this run
+
+    @property
+    def key(self) -> str:
+        body = self.model_dump(mode="json", exclude={"experiment", "plugins"})
+        return hashlib.sha256(canonical(body).encode()).hexdigest()[:16]
+
+    @property
+    def seed(self) -> int:
+        return self.train.seed
+
+    def flat_params(self) -> dict[str, str]:
+        """Dotted-path params for MLflow (values as strings)."""
+        out: dict[str, str] = {}
+        body = self.model_dump(mode="json", exclude={"experiment", "versions", "plugins"})
+        _flatten(body, "", out)
+        return out
+
+    def paper_ids(self, reg: Registry) -> list[str]:
+        ids = []
+        for kind, ref in self.components():
+            paper = reg.get(kind, ref["name"]).paper
+            if paper and paper.arxiv:
+                ids.append(paper.arxiv)
+        return sorted(set(ids))
+
+    def components(self) -> Iterable[tuple[str, dict[str, Any]]]:
+        yield "dataset", self.dataset
+        yield "model", self.model
+        yield from (("method", m) for m in self.methods.values())
+        yield "backend", self.backend
+
+
+def _flatten(obj: Any, prefix: str, out: dict[str, str]) -> None:
+    if isinstance(obj, Mapping):
+        for k, v in obj.items():
+            _flatten(v, f"{prefix}{k}.", out)
+    else:
+        out[prefix[:-1]] = json.dumps(obj) if isinstance(obj, (list, dict)) else str(obj)
+
+
+# --- loading and overriding -------------------------------------------------------------------
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"experiment file not found: {path}")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError(f"{path}: malformed YAML{where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: an experiment file must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise UserError(f"override {text!r} must look like path=value, e.g. "
+                        "methods.optimizer.lr=3e-4")
+    path, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return path.strip(), value
+
+
+def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
+    """Set ``a.b.c`` in a nested dict, creating mappings on the way."""
+    parts = path.split(".")
+    node = raw
+    for i, part in enumerate(parts[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = node[part] = {}
+        if not isinstance(child, dict):
+            raise UserError(f"{'.'.join(parts[:i + 1])} is {child!r}, not a mapping; cannot set "
+                            f"{path}")
+        node = child
+    node[parts[-1]] = value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(raw)
+    for path, value in overrides.items():
+        set_path(out, path, value)
+    return out
+
+
+def _format_pydantic(exc: ValidationError, prefix: str) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        path = f"{prefix}.{loc}" if prefix and loc else prefix or loc
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        value = err.get("input")
+        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) \
+            else f" (got {value!r})"
+        lines.append(f"{path}: {msg}{shown}")
+    return "; ".join(lines)
+
+
+def parse_experiment(raw: Mapping[str, Any]) -> ExperimentSpec:
+    try:
+        return ExperimentSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise UserError(_format_pydantic(exc, "")) from None
+
+
+def resolve_component(reg: Registry, kind: str, ref: Any, path: str) -> dict[str, Any]:
+    """Validate ``{name, **params}`` against the named component's Config; full config back."""
+    if isinstance(ref, str):
+        ref = {"name": ref}
+    if not isinstance(ref, Mapping) or "name" not in ref:
+        raise UserError(f"{path}: expected a mapping with a 'name', got {ref!r}")
+    cls = reg.get(kind, str(ref["name"]), path=f"{path}.name")
+    params = {k: v for k, v in ref.items() if k != "name"}
+    try:
+        cfg = cls.Config.model_validate(params)
+    except ValidationError as exc:
+        raise UserError(_format_pydantic(exc, path)) from None
+    return {"name": cls.name, **cfg.model_dump(mode="json")}
+
+
+def build_run(raw: Mapping[str, Any], reg: Registry, overrides: Mapping[str, Any] = {}
+              ) -> tuple[ExperimentSpec, RunSpec]:
+    """Experiment dict (+ dotted overrides) -> validated ExperimentSpec and its RunSpec."""
+    exp = parse_experiment(apply_overrides(dict(raw), overrides))
+    methods = {}
+    for slot, ref in exp.methods.items():
+        resolved = resolve_component(reg, "method", ref, f"methods.{slot}")
+        cls = reg.get("method", resolved["name"])
+        if cls.slot != slot:  # type: ignore[attr-defined]
+            raise UserError(f"methods.{slot}.name: {resolved['name']!r} is a "
+                            f"{cls.slot} method, not a {slot} method; valid: "  # type: ignore[attr-defined]
+                            f"{', '.join(n for n in reg.names('method') if reg.get('method', n).slot == slot)}")  # type: ignore[attr-defined]
+        methods[slot] = resolved
+    parts = {
+        "dataset": resolve_component(reg, "dataset", exp.dataset, "dataset"),
+        "model": resolve_component(reg, "model", exp.model, "model"),
+        "backend": resolve_component(reg, "backend", exp.backend, "backend"),
+    }
+    versions = {"assay": reg.plugins["builtin"].version}
+    for kind, ref in [("dataset", parts["dataset"]), ("model", parts["model"]),
+                      ("backend", parts["backend"]), *(("method", m) for m in methods.values())]:
+        versions[f"{kind}:{ref['name']}"] = reg.version_of(kind, ref["name"])
+    run = RunSpec(experiment=exp.name, methods=methods, train=exp.train, versions=versions,
+                  plugins=tuple(reg.sources), **parts)
+    return exp, run
+
+
+def instantiate(reg: Registry, kind: str, ref: Mapping[str, Any]) -> Component:
+    cls = reg.get(kind, ref["name"])
+    return cls(cls.Config.model_validate({k: v for k, v in ref.items() if k != "name"}))
