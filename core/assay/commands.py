@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
-from rich.table import Table
 from rich.text import Text
 
 
@@ -32,37 +31,27 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
     reg = registry(tuple(_abs(p, Path(".")) for p in args.plugin))
     _show_plugin_warnings(reg)
-    table = Table(title="assay plugins", show_lines=False)
-    for col in ("plugin", "version", "kind", "components", "paper"):
-        table.add_column(col)
     for name, info in reg.plugins.items():
-        papers: set[str] = set()
-        first = True
+        papers = sorted({str(reg.get(k, c).paper) for (k, c), owner in reg.owner.items()
+                         if owner == name and reg.get(k, c).paper})
+        head = Text(name, style="bold") + Text(f" {info.version}")
+        if info.source not in ("builtin", "entry-point"):
+            head += Text(f"  ({info.source})", style="dim")
+        console.print(head)
+        for paper in papers:
+            console.print(Text(f"  paper: {paper}", style="cyan"), soft_wrap=True)
         for kind in ("dataset", "model", "method", "backend", "study"):
-            comps = [c for (k, c), owner in reg.owner.items() if owner == name and k == kind]
-            if not comps:
-                continue
-            for c in comps:
-                p = reg.get(kind, c).paper
-                if p:
-                    papers.add(str(p))
-            label = ", ".join(f"{c}" + (f" [{reg.get(kind, c).slot}]" if kind == "method" else "")  # type: ignore[attr-defined]
-                              for c in sorted(comps))
-            table.add_row(name if first else "", info.version if first else "", kind, label,
-                          "")
-            first = False
-        claims = [c for c in reg.claims.values() if c.plugin == name]
+            comps = sorted(c for (k, c), owner in reg.owner.items() if owner == name and k == kind)
+            if comps:
+                label = ", ".join(c + (f" ({reg.get(kind, c).slot})" if kind == "method" else "")  # type: ignore[attr-defined]
+                                  for c in comps)
+                console.print(Text(f"  {kind}s: {label}"), soft_wrap=True)
+        claims = [c.id for c in reg.claims.values() if c.plugin == name]
         if claims:
-            table.add_row(name if first else "", info.version if first else "", "claim",
-                          ", ".join(c.id for c in claims), "")
-            first = False
-        if papers:
-            table.add_row("", "", "paper", "", "; ".join(sorted(papers)))
-        if first:
-            table.add_row(name, info.version, "-", "(registers nothing)", "")
+            console.print(Text(f"  claims: {', '.join(claims)}"), soft_wrap=True)
     for name, err in reg.broken.items():
-        table.add_row(Text(name, style="red"), "-", "broken", Text(err, style="red"), "")
-    console.print(table)
+        console.print(Text(f"{name}", style="bold red") + Text(f" BROKEN: {err}", style="red"),
+                      soft_wrap=True)
     return 0
 
 

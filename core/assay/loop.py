@@ -87,6 +87,8 @@ class RunContext:
     param_groups: list[dict[str, Any]] = field(default_factory=list)
     history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
     last_train_loss: float = math.nan
+    final_metrics: dict[str, float] = field(default_factory=dict)  # methods may add end-of-run
+                                                                   # numbers here (e.g. "hessian/outliers")
 
     @property
     def total_steps(self) -> int:
@@ -235,6 +237,8 @@ def execute(run: RunSpec, reporter: Reporter | None = None, *,
         status, error, tb = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
     history = ctx.history if ctx else []
     metrics = dict(history[-1][1]) if history else {}
+    if ctx is not None:
+        metrics.update(ctx.final_metrics)
     metrics.update(_cost(ctx, started))
     if ctx is not None:
         reg.pm.hook.assay_run_end(run=run, metrics=metrics, status=status)  # type: ignore[attr-defined]

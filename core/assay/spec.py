@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from assay.errors import UserError, did_you_mean
+from assay.errors import UserError, did_you_mean, unknown_name
 from assay.kinds import SLOTS, Component
 from assay.plugins import Registry
 
@@ -233,6 +233,10 @@ def build_run(raw: Mapping[str, Any], reg: Registry, overrides: Mapping[str, Any
     exp = parse_experiment(apply_overrides(dict(raw), overrides))
     methods = {}
     for slot, ref in exp.methods.items():
+        name = ref.get("name") if isinstance(ref, Mapping) else ref
+        in_slot = [n for n in reg.names("method") if reg.get("method", n).slot == slot]  # type: ignore[attr-defined]
+        if isinstance(name, str) and name not in reg.components.get("method", {}):
+            raise unknown_name(f"{slot} method", name, in_slot, f"methods.{slot}.name")
         resolved = resolve_component(reg, "method", ref, f"methods.{slot}")
         cls = reg.get("method", resolved["name"])
         if cls.slot != slot:  # type: ignore[attr-defined]

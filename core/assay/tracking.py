@@ -134,8 +134,9 @@ class Tracker:
         metrics = [Metric(k, float(v), now, step) for step, m in history for k, v in m.items()
                    if _finite(v)]
         last_step = history[-1][0] if history else 0
+        logged = {k for _, m in history for k in m}
         metrics += [Metric(k, float(v), now, last_step) for k, v in final.items()
-                    if _finite(v) and k.startswith("cost/")]
+                    if _finite(v) and k not in logged]
         tag_items = [RunTag(k, str(v)[:8000]) for k, v in tags.items()]
         for i in range(0, max(len(metrics), 1), 900):
             self.client.log_batch(run_id, metrics=metrics[i:i + 900],

@@ -1,0 +1,47 @@
+"""The Lion optimizer, wrapping ``pytorch_optimizer.Lion`` (a maintained implementation).
+
+Update rule (arXiv:2302.06675, Algorithm 2), for gradient g, momentum m, weights w:
+
+    c = beta1 * m + (1 - beta1) * g          # interpolate
+    w = w - lr * (sign(c) + weight_decay * w)
+    m = beta2 * m + (1 - beta2) * g          # momentum uses a different beta
+
+``tests/test_lion.py`` checks the wrapped optimizer against this rule step by step.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from assay import Config, Optimizer, Paper
+
+PAPER = Paper(title="Symbolic Discovery of Optimization Algorithms", arxiv="2302.06675",
+              year=2023)
+
+
+class LionConfig(Config):
+    """Paper: https://arxiv.org/abs/2302.06675 - sign-momentum updates of uniform size."""
+
+    lr: float = Field(1e-4, gt=0, description="Learning rate; 3-10x smaller than AdamW's")
+    beta1: float = Field(0.9, ge=0, lt=1, description="Interpolation factor of the update")
+    beta2: float = Field(0.99, ge=0, lt=1, description="Momentum decay")
+    weight_decay: float = Field(0.0, ge=0, description="Decoupled weight decay (scaled by lr)")
+
+
+class Lion(Optimizer):
+    """Lion (EvoLved Sign Momentum)."""
+
+    name = "lion"
+    Config = LionConfig
+    paper = PAPER
+
+    def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+        from pytorch_optimizer import Lion as _Lion
+
+        from assay.builtin.optim import scaled_groups
+
+        c = self.config
+        return _Lion(scaled_groups(param_groups, c.lr, c.weight_decay), lr=c.lr,
+                     betas=(c.beta1, c.beta2), weight_decouple=True)
