@@ -127,7 +127,8 @@ def load_registry(extra: Sequence[str] = (), autoload: bool | None = None) -> Re
         if name in reg.plugins:
             continue
         try:
-            module = loader.load() if isinstance(loader, md.EntryPoint) else loader()
+            is_ep = source == "entry-point"
+            module = loader.load() if is_ep else loader()
             pm.register(module, name=name)
             pm.check_pending()
         except Exception as exc:  # noqa: BLE001 - a broken plugin must not stop the rest
@@ -137,7 +138,7 @@ def load_registry(extra: Sequence[str] = (), autoload: bool | None = None) -> Re
             warnings.warn(f"assay plugin {name!r} failed to load: {reg.broken[name]}",
                           stacklevel=2)
             continue
-        version = (loader.dist.version if isinstance(loader, md.EntryPoint) and loader.dist
+        version = (loader.dist.version if is_ep and getattr(loader, "dist", None)
                    else _file_version(module) if source.endswith(".py")
                    else _dist_version(module))
         reg.plugins[name] = PluginInfo(name, version, source, module)

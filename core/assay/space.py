@@ -101,8 +101,7 @@ def make_sampler(spec: SweepSpec, n_objectives: int) -> optuna.samplers.BaseSamp
 
     s = spec.sampler
     if s == "grid":
-        return optuna.samplers.GridSampler({k: d.grid() for k, d in spec.space.items()},
-                                           seed=spec.seed)
+        return _grid_sampler()({k: d.grid() for k, d in spec.space.items()}, seed=spec.seed)
     if s == "random":
         return optuna.samplers.RandomSampler(seed=spec.seed)
     if s == "cmaes":
@@ -131,3 +130,16 @@ def make_pruner(spec: SweepSpec, max_steps: int, eval_every: int) -> optuna.prun
         return optuna.pruners.HyperbandPruner(min_resource=max(eval_every, warm or 1),
                                               max_resource=max_steps)
     return optuna.pruners.NopPruner()
+
+
+def _grid_sampler() -> type:
+    import optuna
+
+    class AskTellGridSampler(optuna.samplers.GridSampler):
+        """Optuna's GridSampler calls ``study.stop()`` when the grid is used up, which only
+        works inside ``study.optimize``; the sweep driver checks exhaustion itself."""
+
+        def after_trial(self, study: Any, trial: Any, state: Any, values: Any) -> None:
+            return None
+
+    return AskTellGridSampler

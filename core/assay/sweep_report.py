@@ -115,10 +115,10 @@ def log_parent_artifacts(driver: Driver) -> None:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     ax = make()
-                fig = ax.flat[0].figure if hasattr(ax, "flat") else ax.figure
-                fig.set_size_inches(8, 5)
-                fig.tight_layout()
-                fig.savefig(out / name, dpi=110)
+                    fig = ax.flat[0].figure if hasattr(ax, "flat") else ax.figure
+                    fig.set_size_inches(8, 5)
+                    fig.tight_layout()
+                    fig.savefig(out / name, dpi=110)
                 plt.close(fig)
             except Exception as exc:  # noqa: BLE001 - a plot must never fail the sweep
                 (out / f"{name}.error.txt").write_text(f"{type(exc).__name__}: {exc}")

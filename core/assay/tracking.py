@@ -8,6 +8,7 @@ starts; after that it is the only process that writes to it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sqlite3
 import subprocess
@@ -68,6 +69,8 @@ def open_store(store: Store) -> MlflowClient:
     from filelock import FileLock
     from mlflow.tracking import MlflowClient
 
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     store.root.mkdir(parents=True, exist_ok=True)
     if store.is_sqlite:
         _sqlite_tuning()

@@ -1,0 +1,337 @@
+"""Sweeps with real Optuna studies, real MLflow stores and real Dask clusters (no mocks).
+
+Fast tests run inline (``workers=0``); the rest use a LocalCluster or `dask scheduler` +
+`dask worker` processes and are marked slow / e2e.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from assay.api import load
+from assay.space import parse_sweep
+from assay.sweep import run_sweep
+from assay.tracking import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = str(ROOT / "examples" / "quickstart.yaml")
+CHAOS = str(ROOT / "tests" / "plugins" / "chaos.py")
+SMALL = ["train.steps=60", "train.eval_every=20", "model.width=32"]
+
+
+def mlflow_client(store: Store):
+    import mlflow
+
+    return mlflow.MlflowClient(tracking_uri=store.tracking_uri)
+
+
+def children(store: Store, parent_id: str):
+    client = mlflow_client(store)
+    parent = client.get_run(parent_id)
+    return client.search_runs([parent.info.experiment_id],
+                              f"tags.`mlflow.parentRunId` = '{parent_id}'", max_results=1000)
+
+
+def study_of(store: Store, name: str):
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    path = store.root / "optuna" / f"{name}.journal"
+    return optuna.load_study(study_name=name, storage=optuna.storages.JournalStorage(
+        JournalFileBackend(str(path))))
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    return Store.resolve(root=tmp_path / "assay-runs")
+
+
+def sweep_block(**kw):
+    base = {"trials": 4, "sampler": "random", "pruner": "none",
+            "space": {"methods.optimizer.lr": {"log_uniform": [1e-3, 3e-2]}}}
+    base.update(kw)
+    return parse_sweep(base)
+
+
+def assert_mlflow_matches_study(store, result, n):
+    study = study_of(store, result.study_name)
+    runs = {r.data.tags["assay.trial"]: r for r in children(store, result.parent_run_id)}
+    told = [t for t in study.trials if t.user_attrs.get("assay_reused_run") is None]
+    assert len(runs) == len(told) == n
+    for t in told:
+        run = runs[str(t.number)]
+        for path, value in t.params.items():
+            assert float(run.data.params[path]) == pytest.approx(float(value)), path
+        if t.state.name == "COMPLETE":
+            assert run.data.metrics["val/loss"] == pytest.approx(t.value)
+            assert run.info.status == "FINISHED"
+            assert run.data.tags["assay.run_key"] == t.user_attrs["run_key"]
+
+
+# --- fast: inline executor --------------------------------------------------------------------
+
+def test_inline_sweep_records_parent_and_children(store):
+    loaded = load(QUICK, SMALL)
+    result = run_sweep(loaded, sweep=sweep_block(), store=store, workers=0, progress=False,
+                       plots=False)
+    assert result.counts == {"complete": 4}
+    assert_mlflow_matches_study(store, result, 4)
+    parent = mlflow_client(store).get_run(result.parent_run_id)
+    assert parent.data.tags["assay.kind"] == "sweep"
+    assert parent.data.metrics["best/val/loss"] == pytest.approx(result.best.values[0])
+
+
+def test_failures_are_recorded_with_reasons_and_the_sweep_goes_on(store):
+    loaded = load(QUICK, [*SMALL, "methods.optimizer={name: chaos, lr: 0.05}",
+                          "methods.schedule={name: constant}"], plugins=[CHAOS])
+    sweep = sweep_block(sampler="grid", trials=3,
+                        space={"methods.optimizer.mode": {"choice": ["ok", "raise", "nan"]}})
+    result = run_sweep(loaded, sweep=sweep, store=store, workers=0, progress=False, plots=False)
+    by_mode = {r.params["methods.optimizer.mode"]: r for r in result.trials}
+    assert by_mode["ok"].status == "finished"
+    assert by_mode["raise"].status == "failed" and "deliberate failure" in by_mode["raise"].error
+    assert by_mode["nan"].status == "failed" and "non-finite" in by_mode["nan"].error
+    runs = {r.data.params["methods.optimizer.mode"]: r for r in children(store, result.parent_run_id)}
+    assert runs["raise"].info.status == "FAILED"
+    assert "deliberate failure" in runs["raise"].data.tags["assay.error"]
+    assert runs["nan"].data.tags["assay.status"] == "failed"
+    study = study_of(store, result.study_name)
+    states = sorted(t.state.name for t in study.trials)
+    assert states == ["COMPLETE", "FAIL", "FAIL"]
+
+
+def test_finished_run_keys_are_reused_not_rerun(store):
+    loaded = load(QUICK, SMALL)
+    grid = sweep_block(sampler="grid", trials=3,
+                       space={"methods.optimizer.lr": {"choice": [1e-3, 3e-3, 1e-2]}})
+    first = run_sweep(loaded, sweep=grid, store=store, workers=0, progress=False, plots=False,
+                      study_name="first")
+    second = run_sweep(loaded, sweep=grid, store=store, workers=0, progress=False, plots=False,
+                       study_name="second")
+    assert {r.status for r in second.trials} == {"reused"}
+    assert children(store, second.parent_run_id) == []
+    assert sorted(r.values[0] for r in second.trials) == \
+        pytest.approx(sorted(r.values[0] for r in first.trials))
+
+
+def test_bad_sweep_blocks_are_user_errors():
+    from assay.errors import UserError
+
+    with pytest.raises(UserError, match="sweep.space.methods.optimizer.lr"):
+        parse_sweep({"space": {"methods.optimizer.lr": {"log_uniform": [0, 1]}}})
+    with pytest.raises(UserError, match="sweep.sampler"):
+        parse_sweep({"sampler": "bayes"})
+
+
+# --- slow: LocalCluster ---------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_local_cluster_sweep_of_12_trials_matches_study(store):
+    loaded = load(QUICK, SMALL)
+    result = run_sweep(loaded, sweep=sweep_block(trials=12, sampler="tpe"), store=store,
+                       workers=2, progress=False)
+    assert result.counts == {"complete": 12}
+    assert_mlflow_matches_study(store, result, 12)
+    arts = mlflow_client(store).list_artifacts(result.parent_run_id, "sweep")
+    names = {Path(a.path).name for a in arts}
+    assert {"trials.csv", "optimization_history.png"} <= names
+
+
+@pytest.mark.slow
+def test_pruning_reaches_live_runs_on_workers(store):
+    loaded = load(QUICK, ["train.steps=400", "train.eval_every=20", "model.width=32"])
+    sweep = sweep_block(trials=10, sampler="random", pruner="median", n_startup_trials=2,
+                        space={"methods.optimizer.lr": {"log_uniform": [1e-5, 3e-2]}})
+    result = run_sweep(loaded, sweep=sweep, store=store, workers=2, progress=False, plots=False)
+    pruned = [r for r in result.trials if r.status == "pruned"]
+    assert pruned, result.counts
+    study = study_of(store, result.study_name)
+    runs = {r.data.tags["assay.trial"]: r for r in children(store, result.parent_run_id)}
+    client = mlflow_client(store)
+    for rec in pruned:
+        trial = study.trials[rec.number]
+        assert trial.state.name == "PRUNED"
+        run = runs[str(rec.number)]
+        assert run.data.tags["assay.status"] == "pruned" and run.info.status == "KILLED"
+        last = max(m.step for m in client.get_metric_history(run.info.run_id, "val/loss"))
+        assert last < 400
+
+
+# --- slow: processes killed under a running sweep ---------------------------------------------
+
+def _sweep_cmd(*extra):
+    return [sys.executable, "-m", "assay.cli", "sweep", QUICK, "--plugin", CHAOS,
+            "-o", "methods.optimizer={name: chaos, mode: slow, sleep_s: 0.02}",
+            "-o", "methods.schedule={name: constant}", "-o", "train.steps=100",
+            "-o", "train.eval_every=20", "-o", "model.width=16",
+            "-o", "sweep.pruner=none", "-o", "sweep.sampler=random", *extra]
+
+
+def _n_finished(store):
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=store.tracking_uri)
+    try:
+        return len(client.search_runs(
+            [e.experiment_id for e in client.search_experiments()],
+            "tags.`assay.status` = 'finished'", max_results=1000))
+    except Exception:  # store still being created
+        return 0
+
+
+def _wait_for(pred, timeout, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return True
+        if proc is not None and proc.poll() is not None:
+            return False
+        time.sleep(0.5)
+    return False
+
+
+def _worker_pids(driver_pid):
+    import psutil
+
+    procs = psutil.Process(driver_pid).children(recursive=True)
+    return [p.pid for p in procs if "spawn" in " ".join(p.cmdline()) or
+            "multiprocessing" in " ".join(p.cmdline())]
+
+
+def _finished_keys_once(store):
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri=store.tracking_uri)
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                              "tags.`assay.status` = 'finished'", max_results=1000)
+    keys = [r.data.tags["assay.run_key"] for r in runs]
+    assert len(keys) == len(set(keys)), "a run key finished twice"
+    return runs
+
+
+@pytest.mark.slow
+def test_killing_a_worker_loses_nothing(store):
+    proc = subprocess.Popen(_sweep_cmd("--trials", "8", "--workers", "2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, env={**os.environ, "ASSAY_HOME": str(store.root)})
+    try:
+        assert _wait_for(lambda: _n_finished(store) >= 2, 240, proc)
+        victims = _worker_pids(proc.pid)
+        assert victims, "no worker processes found"
+        os.kill(victims[0], signal.SIGKILL)
+        out, _ = proc.communicate(timeout=400)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 0, out
+    study = study_of(store, "quickstart")
+    assert sum(t.state.name in ("COMPLETE", "FAIL") for t in study.trials) >= 8
+    finished = _finished_keys_once(store)
+    assert len(finished) >= 7  # the interrupted run is retried (or recorded as lost)
+
+
+@pytest.mark.slow
+def test_driver_sigkill_then_resume_finishes_the_study(store):
+    env = {**os.environ, "ASSAY_HOME": str(store.root)}
+    proc = subprocess.Popen(_sweep_cmd("--trials", "8", "--workers", "2"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                            start_new_session=True)
+    try:
+        assert _wait_for(lambda: _n_finished(store) >= 2, 240, proc)
+        os.kill(proc.pid, signal.SIGKILL)              # the driver only
+        proc.wait(timeout=30)
+    finally:
+        time.sleep(1)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)        # then its orphaned workers
+        except ProcessLookupError:
+            pass
+    out = subprocess.run(_sweep_cmd("--trials", "8", "--workers", "2", "--resume"), env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stdout + out.stderr
+    study = study_of(store, "quickstart")
+    counted = [t for t in study.trials if t.state.name == "COMPLETE"]
+    preempted = [t for t in study.trials if t.user_attrs.get("assay_status") == "preempted"]
+    assert len(counted) == 8
+    assert preempted, "runs in flight at the kill should be marked preempted"
+    _finished_keys_once(store)
+    client = mlflow_client(store)
+    marked = client.search_runs([e.experiment_id for e in client.search_experiments()],
+                                "tags.`assay.status` = 'preempted'")
+    assert marked and all(r.info.status == "KILLED" for r in marked)
+
+
+@pytest.mark.slow
+def test_two_sweeps_at_once_on_one_store(store):
+    env = {**os.environ, "ASSAY_HOME": str(store.root)}
+    procs = [subprocess.Popen(_sweep_cmd("--trials", "4", "--workers", "1", "-o", f"name=s{i}"),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+             for i in range(2)]
+    outs = [p.communicate(timeout=600)[0] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    client = mlflow_client(store)
+    for name in ("s0", "s1"):
+        exp = client.get_experiment_by_name(name)
+        runs = client.search_runs([exp.experiment_id], "tags.`assay.kind` != 'sweep'")
+        assert len([r for r in runs if "mlflow.parentRunId" in r.data.tags]) == 4
+        assert study_of(store, name).trials.__len__() == 4
+
+
+# --- e2e: `dask scheduler` + `dask worker` processes ------------------------------------------
+
+def _port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def dask_processes(tmp_path):
+    port = _port()
+    dask = shutil.which("dask", path=os.path.dirname(sys.executable)) or "dask"
+    sched = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                              "--no-dashboard"], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL, start_new_session=True)
+    addr = f"tcp://127.0.0.1:{port}"
+    workers = [subprocess.Popen([dask, "worker", addr, "--nthreads", "1", "--nworkers", "1",
+                                 "--no-dashboard", "--host", "127.0.0.1"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+               for _ in range(2)]
+    try:
+        from distributed import Client
+
+        with Client(addr, timeout="60s") as c:
+            c.wait_for_workers(2, timeout=120)
+        yield addr, workers
+    finally:
+        for p in [*workers, sched]:
+            try:
+                os.killpg(p.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        for p in [*workers, sched]:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+
+
+@pytest.mark.e2e
+def test_sweep_on_dask_scheduler_and_worker_processes(store, dask_processes):
+    addr, _ = dask_processes
+    loaded = load(QUICK, SMALL)
+    result = run_sweep(loaded, sweep=sweep_block(trials=12, sampler="tpe"), store=store,
+                       scheduler=addr, progress=False, plots=False)
+    assert result.counts == {"complete": 12}
+    assert_mlflow_matches_study(store, result, 12)
