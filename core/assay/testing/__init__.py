@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from assay.testing.contracts import (
     MODEL_DATASETS, TINY, BackendContract, ComponentContract, DatasetContract, MethodContract,
-    ModelContract, check_config, check_data, check_forward, check_lowers_loss, check_name,
-    check_repeats, component_ref, experiment_for, initial_loss, registry_params, run_experiment,
-    run_tiny, tiny_experiment,
+    ModelContract, assert_same_data, check_config, check_data, check_forward,
+    check_lowers_loss, check_name, check_repeats, component_ref, experiment_for, initial_loss,
+    registry_params, run_experiment, run_tiny, tiny_experiment,
 )
 
 __all__ = [
     "MODEL_DATASETS", "TINY", "BackendContract", "ComponentContract", "DatasetContract",
-    "MethodContract", "ModelContract", "check_config", "check_data", "check_forward",
-    "check_lowers_loss", "check_name", "check_repeats", "component_ref", "experiment_for",
-    "initial_loss", "registry_params", "run_experiment", "run_tiny", "tiny_experiment",
+    "MethodContract", "ModelContract", "assert_same_data", "check_config", "check_data",
+    "check_forward", "check_lowers_loss", "check_name", "check_repeats", "component_ref",
+    "experiment_for", "initial_loss", "registry_params", "run_experiment", "run_tiny",
+    "tiny_experiment",
 ]

@@ -72,7 +72,6 @@ from assay.api import load
 from assay.kinds import Component, Config, Data
 from assay.loop import RunResult, build_context, default_loss, execute
 from assay.plugins import registry
-from assay.spec import canonical
 
 TINY: dict[str, Any] = {
     "name": "contract",
@@ -84,11 +83,11 @@ TINY: dict[str, Any] = {
     "train": {"steps": 30, "batch_size": 64, "eval_every": 10, "seed": 0},
 }
 
-# Tried in order for a model without a contract_experiment: flat vectors, 8x8 images, bytes.
+# Tried in order for a model without a contract_experiment: flat vectors, bytes, 8x8 images.
 MODEL_DATASETS: list[dict[str, Any]] = [
     TINY["dataset"],
+    {"name": "bytes", "seq_len": 16, "val_fraction": 0.02},
     {"name": "digits", "n_train": 256},
-    {"name": "bytes", "seq_len": 16},
 ]
 
 _KEBAB = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
@@ -138,7 +137,8 @@ def experiment_for(cls: type[Component]) -> dict[str, Any]:
     """The tiny experiment with ``cls`` in its place (its slot, for a method)."""
     exp = tiny_experiment(cls)
     if cls.kind == "method":
-        exp["methods"] = {**exp.get("methods", {}), cls.slot: component_ref(cls)}  # type: ignore[attr-defined]
+        slot: str = cls.slot  # type: ignore[attr-defined]
+        exp["methods"] = {**exp.get("methods", {}), slot: component_ref(cls)}
     elif cls.kind == "model" and "dataset" not in contract_experiment(cls):
         exp["model"], exp["dataset"] = component_ref(cls), matching_dataset(cls)[0]
     elif cls.kind in ("dataset", "model", "backend"):
@@ -204,7 +204,8 @@ def initial_loss(experiment: Mapping[str, Any], plugins: Sequence[str] = ()) -> 
 # --- checks (plain functions; the suites below call them) ------------------------------------
 
 def check_name(cls: type[Component]) -> None:
-    assert _KEBAB.match(cls.name or ""), f"{cls.__name__}.name {cls.name!r} is not lowercase kebab"
+    assert _KEBAB.match(cls.name or ""), \
+        f"{cls.__name__}.name {cls.name!r} is not lowercase kebab"
 
 
 def check_config(cls: type[Component]) -> None:
@@ -259,6 +260,15 @@ def assert_same_data(a: Data, b: Data) -> None:
 def matching_dataset(cls: type[Component]) -> tuple[dict[str, Any], Data]:
     """(dataset ref, data) for a model: its contract_experiment's dataset, or the first of
     ``MODEL_DATASETS`` it builds on."""
+    if cls not in _MATCHED:
+        _MATCHED[cls] = _match(cls)
+    return _MATCHED[cls]
+
+
+_MATCHED: dict[type[Component], tuple[dict[str, Any], Data]] = {}
+
+
+def _match(cls: type[Component]) -> tuple[dict[str, Any], Data]:
     exp = contract_experiment(cls)
     refs = [exp["dataset"]] if "dataset" in exp else MODEL_DATASETS
     errors, reg = [], registry(plugin_sources(cls))
@@ -360,6 +370,11 @@ class ComponentContract:
     """Checks every component passes. ``component`` is the class under test."""
 
     kind: ClassVar[str] = ""
+
+    @pytest.fixture(autouse=True)
+    def _one_thread(self) -> Iterator[None]:
+        with one_thread():
+            yield
 
     @pytest.fixture
     def component(self) -> type[Component]:
