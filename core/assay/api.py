@@ -47,7 +47,8 @@ def _abs(source: str, base: Path) -> str:
 
 
 def run_once(loaded: Loaded, store: Any = None, *, rerun: bool = False,
-             progress: bool = True) -> tuple[str, Any, bool]:
+             progress: bool = True, parent: str | None = None,
+             experiment: str | None = None) -> tuple[str, Any, bool]:
     """Run ``loaded.run`` (or reuse a finished run with the same key): (run_id, result, reused)."""
     from assay.loop import execute
     from assay.tracking import Store, Tracker, run_tags
@@ -59,16 +60,55 @@ def run_once(loaded: Loaded, store: Any = None, *, rerun: bool = False,
         done = tracker.finished_keys([run.key])
         if run.key in done:
             return done[run.key]["run_id"], done[run.key]["metrics"], True
-    run_id = tracker.start_run(loaded.experiment.name, _run_name(run), run_tags(run, loaded.registry),
-                               run.flat_params())
+    ensure_pretrained(run, tracker, loaded.registry, store, progress)
+    tags = run_tags(run, loaded.registry, {"mlflow.parentRunId": parent} if parent else {})
+    run_id = tracker.start_run(loaded.experiment.name if experiment is None else experiment,
+                               _run_name(run), tags, run.flat_params())
     try:
         with _progress(run, progress) as report:
-            result = execute(run, report)
+            result = execute(run, report, init_state=_load_state(run, store))
     except BaseException:
         tracker.end_run(run_id, "preempted")  # Ctrl-C: the run is marked, not lost
         raise
     tracker.record(run_id, result)
     return run_id, result, False
+
+
+def ensure_pretrained(run: RunSpec, tracker: Any, registry_: Registry, store: Any,
+                      progress: bool = False) -> None:
+    """Make sure the weights ``run`` starts from exist (train and record them once)."""
+    import torch
+
+    from assay.loop import execute
+    from assay.tracking import run_tags
+
+    pre = run.pretrain
+    if pre is None:
+        return
+    ensure_pretrained(pre, tracker, registry_, store, progress)
+    path = store.root / "states" / f"{pre.key}.pt"
+    if path.exists():
+        return
+    with _progress(pre, progress) as report:
+        result = execute(pre, report, init_state=_load_state(pre, store), keep_state=True)
+    if result.status != "finished":
+        raise UserError(f"pretraining run {pre.key} {result.status}: {result.error}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(result.state_dict, tmp)
+    tmp.replace(path)                               # atomic: never a half-written file
+    run_id = tracker.start_run(run.experiment, f"pretrain-{pre.key[:6]}",
+                               run_tags(pre, registry_, {"assay.kind": "pretrain"}),
+                               pre.flat_params())
+    tracker.record(run_id, result)
+
+
+def _load_state(run: RunSpec, store: Any) -> Any:
+    if run.pretrain is None:
+        return None
+    import torch
+
+    return torch.load(store.root / "states" / f"{run.pretrain.key}.pt", weights_only=True)
 
 
 def _run_name(run: RunSpec) -> str:

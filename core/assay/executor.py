@@ -55,6 +55,9 @@ class InlineExecutor:
     def wait_ready(self) -> None:
         pass
 
+    def rebind(self, inbox: queue.Queue[Message], topic: str) -> None:
+        self.inbox = inbox
+
     def submit(self, tid: int, run: RunSpec, resources: Mapping[str, float] | None = None) -> None:
         self.pending.append((tid, run))
 
@@ -200,6 +203,12 @@ class DaskExecutor:
             self.inbox.put(Message("result", tid, result=RunResult(**fut.result())))
         except Exception as exc:  # noqa: BLE001
             self.inbox.put(Message("lost", tid, error=f"{type(exc).__name__}: {exc}"))
+
+    def rebind(self, inbox: queue.Queue[Message], topic: str) -> None:
+        """Serve another driver (one at a time): new inbox, new event topic."""
+        self.wait_ready()
+        self.inbox, self.topic = inbox, topic
+        self.client.subscribe_topic(topic, self._on_event)
 
     def prune(self, tid: int) -> None:
         from distributed import Event

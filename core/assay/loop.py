@@ -179,6 +179,15 @@ def standard_loop(ctx: RunContext) -> None:
             ctx.evaluate_and_report(step + 1)
 
 
+def load_matching(model: nn.Module, state: Mapping[str, torch.Tensor]) -> list[str]:
+    """Load every tensor whose name and shape match (e.g. all but a new task's head);
+    return the names left at their fresh initialisation."""
+    own = model.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(usable, strict=False)
+    return sorted(set(own) - set(usable))
+
+
 def _default_groups(model: nn.Module) -> list[dict[str, Any]]:
     return [{"params": [p for p in model.parameters() if p.requires_grad]}]
 
@@ -195,7 +204,7 @@ def build_context(run: RunSpec, reporter: Reporter, reg: Registry,
     groups = (methods["parameterization"].apply(model, data)  # type: ignore[attr-defined]
               if "parameterization" in methods else None)
     if init_state is not None:
-        model.load_state_dict(init_state)
+        load_matching(model, init_state)
     if "adapter" in methods:
         model = methods["adapter"].apply(model, data)  # type: ignore[attr-defined]
         groups = None if groups is None else [

@@ -95,11 +95,20 @@ class RunSpec(_Spec):
     train: TrainSpec
     versions: dict[str, str]          # component -> "plugin==version"
     plugins: tuple[str, ...] = ()     # extra plugin sources the worker must load
-    init_from: str | None = None      # run key whose trained weights initialise this run
+    pretrain: RunSpec | None = None   # a run whose trained weights initialise this one
+
+    @property
+    def init_from(self) -> str | None:
+        """Run key of the weights this run starts from (saved by the driver beforehand)."""
+        return self.pretrain.key if self.pretrain is not None else None
 
     @property
     def key(self) -> str:
         body = self.model_dump(mode="json", exclude={"experiment", "plugins"})
+        if body.get("pretrain"):
+            body["pretrain"] = self.pretrain.key  # type: ignore[union-attr]
+        else:
+            body.pop("pretrain", None)        # keys of runs without pretraining stay stable
         return hashlib.sha256(canonical(body).encode()).hexdigest()[:16]
 
     @property
@@ -253,8 +262,16 @@ def build_run(raw: Mapping[str, Any], reg: Registry, overrides: Mapping[str, Any
     for kind, ref in [("dataset", parts["dataset"]), ("model", parts["model"]),
                       ("backend", parts["backend"]), *(("method", m) for m in methods.values())]:
         versions[f"{kind}:{ref['name']}"] = reg.version_of(kind, ref["name"])
+    pre = None
+    if exp.pretrain is not None:
+        inherit = {"backend": dict(raw.get("backend") or {"name": "auto"}), "name": "pretrain"}
+        pre_raw = {**inherit, **{k: v for k, v in exp.pretrain.items() if k != "pretrain"}}
+        try:
+            _, pre = build_run(pre_raw, reg)
+        except UserError as exc:
+            raise UserError(f"pretrain.{exc}") from None
     run = RunSpec(experiment=exp.name, methods=methods, train=exp.train, versions=versions,
-                  plugins=tuple(reg.sources), **parts)
+                  plugins=tuple(reg.sources), pretrain=pre, **parts)
     return exp, run
 
 

@@ -79,8 +79,10 @@ class Driver:
         self.inbox: queue.Queue[Message] = queue.Queue()
         state_dir = str(self.store.root / "states")
         warm = (loaded.registry.sources, loaded.run.model_dump_json())
+        self.owns_executor = executor is None
         if executor is not None:
             self.executor = executor
+            executor.rebind(self.inbox, f"assay-{os.getpid()}-{id(self)}")
         elif workers == 0:
             self.executor = InlineExecutor(self.inbox, state_dir)
         else:
@@ -173,7 +175,8 @@ class Driver:
 
     def run(self, trials: int | None = None, timeout_s: float | None = None) -> SweepResult:
         started = time.perf_counter()
-        self.executor.start()                   # Dask starts while MLflow/Optuna open
+        if self.owns_executor:
+            self.executor.start()               # Dask starts while MLflow/Optuna open
         try:
             self._open()
             self.executor.wait_ready()
@@ -193,14 +196,16 @@ class Driver:
             self.writer.close()
             self._finish_parent(time.perf_counter() - started)
         except BaseException:
-            self.executor.close()
+            if self.owns_executor:
+                self.executor.close()
             if hasattr(self, "writer"):
                 self.writer.close()
             raise
         finally:
             if hasattr(self, "lock"):
                 self.lock.release()
-        self.executor.close()
+        if self.owns_executor:
+            self.executor.close()
         return self._result(time.perf_counter() - started)
 
     def _grid_exhausted(self) -> bool:
@@ -230,6 +235,10 @@ class Driver:
             self._note(TrialRecord(trial.number, overrides, "failed", None, error=str(exc)))
             return
         trial.set_user_attr("run_key", run.key)
+        if run.pretrain is not None:
+            from assay.api import ensure_pretrained
+
+            ensure_pretrained(run, self.tracker, self.loaded.registry, self.store)
         if run.key in self.finished:             # content-addressed: reuse, never re-run
             prev = self.finished[run.key]
             values = self._values(prev["metrics"])

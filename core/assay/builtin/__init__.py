@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from assay.builtin.adapters import ADAPTERS
 from assay.builtin.backends import BACKENDS
 from assay.builtin.datasets import DATASETS
+from assay.builtin.mnist1d import MNIST1D
 from assay.builtin.models import MODELS
 from assay.builtin.optim import OPTIMIZERS, SCHEDULES
 from assay.hookspecs import hookimpl
@@ -12,7 +14,7 @@ from assay.hookspecs import hookimpl
 
 @hookimpl
 def assay_register_datasets() -> list[Any]:
-    return list(DATASETS)
+    return [*DATASETS, MNIST1D]
 
 
 @hookimpl
@@ -22,7 +24,7 @@ def assay_register_models() -> list[Any]:
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
-    return [*OPTIMIZERS, *SCHEDULES]
+    return [*OPTIMIZERS, *SCHEDULES, *ADAPTERS]
 
 
 @hookimpl

@@ -19,7 +19,6 @@ import math
 import numpy as np
 import torch
 from pydantic import Field, field_validator
-from scipy.ndimage import gaussian_filter1d
 
 from assay.kinds import Config, Data, Dataset, Paper
 
@@ -89,6 +88,8 @@ def _resample(x: np.ndarray, length: np.ndarray | int, n: int) -> np.ndarray:
 
 def generate(labels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """One unnormalised MNIST-1D signal per label: (N,) int -> (N, 40) float64."""
+    from scipy.ndimage import gaussian_filter1d  # lazy: keeps `import assay` cheap
+
     n, t_len, width = len(labels), _TEMPLATES.shape[1], _TEMPLATES.shape[1] + _PAD[1]
     # pad with p zeros, then stretch the 12+p points to a fixed 72 (the digit's width varies)
     padded = np.zeros((n, width))
