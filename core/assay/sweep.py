@@ -18,6 +18,7 @@ import os
 import queue
 import time
 from collections.abc import Mapping
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,12 +54,31 @@ class SweepResult:
 
 
 def journal_storage(store: Store, name: str) -> Any:
+    """Optuna's journal file (readable by ``JournalFileBackend`` and optuna-dashboard),
+    appended without an fsync per record: a killed driver loses nothing (the OS has every
+    write), only an OS crash could lose the tail. Optuna's fsync per append cost ~5 appends
+    x 1-12 ms per trial here; the driver fsyncs once when the sweep ends."""
     import optuna
     from optuna.storages.journal import JournalFileBackend
+    from optuna.storages.journal._file import get_lock_file
+
+    class _Backend(JournalFileBackend):
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            import json
+
+            text = "\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n"
+            with get_lock_file(self._lock):
+                with open(self._file_path, "ab") as f:
+                    f.write(text.encode("utf-8"))
 
     path = store.root / "optuna" / f"{name}.journal"
     path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path))), path
+    return optuna.storages.JournalStorage(_Backend(str(path))), path
+
+
+def _fsync(path: Path) -> None:
+    with open(path, "rb") as f:
+        os.fsync(f.fileno())
 
 
 class Driver:
@@ -194,6 +214,7 @@ class Driver:
                         break
                     self._pump()
             self.writer.close()
+            _fsync(self.journal)
             self._finish_parent(time.perf_counter() - started)
         except BaseException:
             if self.owns_executor:
@@ -256,8 +277,8 @@ class Driver:
         self.meta[tid] = {"key": run.key, "params": overrides, "run": run, "lost": 0}
         tags = run_tags(run, self.loaded.registry, {"assay.trial": str(tid),
                                                     "assay.study": self.study_name})
-        self.writer.start_run(tid, self.experiment, f"trial-{tid}", tags, run.flat_params(),
-                              self.parent_id)
+        self.writer.start_run(tid, self.experiment, f"trial-{tid}", tags, {}, self.parent_id)
+        self.meta[tid]["params_flat"] = run.flat_params()
         self.executor.submit(tid, run, self._resources(run))
 
     def _resources(self, run: Any) -> dict[str, float]:
@@ -291,7 +312,8 @@ class Driver:
 
     def _on_report(self, m: Message) -> None:
         trial = self.live.get(m.tid)
-        if trial is None or len(self.objective.metrics) > 1 or self.meta[m.tid].get("result"):
+        if (trial is None or len(self.objective.metrics) > 1 or self.sweep.pruner == "none"
+                or self.meta[m.tid].get("result")):
             return
         value = (m.metrics or {}).get(self.objective.metrics[0])
         if value is None or not math.isfinite(value):
@@ -311,7 +333,7 @@ class Driver:
         if not result.key:
             result.key = meta["key"]
         meta["result"] = result
-        self.writer.record(m.tid, result)            # told to Optuna once written
+        self.writer.record(m.tid, result, params=meta["params_flat"])  # told once written
 
     def _on_lost(self, m: Message) -> None:
         from assay.loop import RunResult

@@ -130,8 +130,10 @@ class Tracker:
         return run_id
 
     def log(self, run_id: str, history: Sequence[tuple[int, Mapping[str, float]]] = (),
-            final: Mapping[str, float] = {}, tags: Mapping[str, str] = {}) -> None:
-        from mlflow.entities import Metric, RunTag
+            final: Mapping[str, float] = {}, tags: Mapping[str, str] = {},
+            params: Mapping[str, str] = {}) -> None:
+        """Everything in as few ``log_batch`` calls as MLflow's limits allow (usually one)."""
+        from mlflow.entities import Metric, Param, RunTag
 
         now = int(time.time() * 1000)
         metrics = [Metric(k, float(v), now, step) for step, m in history for k, v in m.items()
@@ -141,19 +143,24 @@ class Tracker:
         metrics += [Metric(k, float(v), now, last_step) for k, v in final.items()
                     if _finite(v) and k not in logged]
         tag_items = [RunTag(k, str(v)[:8000]) for k, v in tags.items()]
-        for i in range(0, max(len(metrics), 1), 900):
-            self.client.log_batch(run_id, metrics=metrics[i:i + 900],
-                                  tags=tag_items if i == 0 else [], synchronous=True)
+        param_items = [Param(k, str(v)[:6000]) for k, v in params.items()]
+        first = True
+        while first or metrics or param_items:  # per call: 1000 metrics, 100 params, 100 tags
+            p, param_items = param_items[:100], param_items[100:]
+            m, metrics = metrics[:900 - len(p)], metrics[900 - len(p):]
+            self.client.log_batch(run_id, metrics=m, params=p, tags=tag_items if first else [],
+                                  synchronous=True)
+            first = False
 
     def end_run(self, run_id: str, status: str) -> None:
         self.client.set_terminated(run_id, MLFLOW_STATUS[status])
 
-    def record(self, run_id: str, result: RunResult) -> None:
-        """Write a whole RunResult: metrics, status, error (and traceback artifact)."""
+    def record(self, run_id: str, result: RunResult, params: Mapping[str, str] = {}) -> None:
+        """Write a whole RunResult: params, metrics, status, error (and traceback artifact)."""
         tags = {"assay.status": result.status}
         if result.error:
             tags["assay.error"] = result.error
-        self.log(run_id, result.history, result.metrics, tags)
+        self.log(run_id, result.history, result.metrics, tags, params)
         if result.traceback:
             self.client.log_text(run_id, result.traceback, "traceback.txt")
         self.end_run(run_id, result.status)

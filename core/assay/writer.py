@@ -44,13 +44,9 @@ class Writer:
             self.run_ids[tid] = self.tracker.start_run(experiment, name, tags, params, parent)
         self.jobs.put((job, None))
 
-    def record(self, tid: int, result: Any, extra_tags: dict[str, str] | None = None) -> None:
+    def record(self, tid: int, result: Any, params: dict[str, str] | None = None) -> None:
         def job() -> None:
-            run_id = self.run_ids[tid]
-            if extra_tags:
-                for k, v in extra_tags.items():
-                    self.tracker.client.set_tag(run_id, k, v)
-            self.tracker.record(run_id, result)
+            self.tracker.record(self.run_ids[tid], result, params or {})
         self.jobs.put((job, Message("written", tid)))
 
     def call(self, fn: Callable[[], Any], done: Message | None = None) -> None:
