@@ -94,7 +94,7 @@ def test_ui_answers_http_200_on_localhost(home):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
-        deadline, status = time.time() + 90, None
+        deadline, status = time.time() + 240, None
         while time.time() < deadline and status != 200:
             try:
                 status = urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2).status

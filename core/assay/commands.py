@@ -95,7 +95,7 @@ def cmd_ui(args: argparse.Namespace) -> int:
     open_store(store)
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store.tracking_uri,
            "--default-artifact-root", store.artifact_root, "--host", "127.0.0.1",
-           "--port", str(args.port)]
+           "--port", str(args.port), "--workers", "1"]  # one user, fast start
     console.print(f"MLflow UI for {store.tracking_uri} at http://127.0.0.1:{args.port}")
     return subprocess.call(cmd)
 
