@@ -266,6 +266,9 @@ def build_run(raw: Mapping[str, Any], reg: Registry, overrides: Mapping[str, Any
     if exp.pretrain is not None:
         inherit = {"backend": dict(raw.get("backend") or {"name": "auto"}), "name": "pretrain"}
         pre_raw = {**inherit, **{k: v for k, v in exp.pretrain.items() if k != "pretrain"}}
+        pre_train = dict(pre_raw.get("train") or {})
+        pre_train.setdefault("seed", exp.train.seed)   # a replicate pretrains with its own seed
+        pre_raw["train"] = pre_train
         try:
             _, pre = build_run(pre_raw, reg)
         except UserError as exc:

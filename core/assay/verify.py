@@ -78,6 +78,9 @@ def _arm_metrics(claim: Claim, arm: str, seed: int, budget: str, tracker: Tracke
     if budget == "smoke":
         overrides.update({k: v for k, v in claim.smoke.items()
                           if not k.startswith("sweep.") or raw.get("sweep")})
+        if raw.get("pretrain"):                   # a tiny budget for the pretraining too
+            overrides.update({f"pretrain.{k}": v for k, v in claim.smoke.items()
+                              if k.startswith("train.")})
     loaded = load(raw, overrides, plugins=reg_sources)
     out: dict[str, float] = {}
     if loaded.experiment.sweep:

@@ -1,0 +1,65 @@
+"""Random pruning's claims at small scale, on digits MLPs (depth 2), 1200 AdamW steps.
+
+Every sparse arm draws its random mask at initialisation and keeps it; the dense arms are the
+same runs as the AGP plugin's dense arms (identical configs, so one run serves both).
+"""
+from __future__ import annotations
+
+from assay import Claim, Metrics, Verdict
+
+MATCH_PTS = 1.0       # "matches its dense equivalent": within 1 point of val accuracy
+BOOST_PTS = 1.0       # "an important performance booster": ERK ahead of uniform by >= 1 point
+
+
+def matches_dense(m: Metrics) -> Verdict:
+    gap = 100 * (m["dense/val/acc"] - m["erk50/val/acc"])
+    return Verdict(gap <= MATCH_PTS,
+                   f"val acc dense - ERK 50% random = {gap:+.2f} pts (pass: <= {MATCH_PTS})",
+                   {"gap_pts": gap})
+
+
+def erk_beats_uniform(m: Metrics) -> Verdict:
+    gain = 100 * (m["erk95/val/acc"] - m["uniform95/val/acc"])
+    return Verdict(gain >= BOOST_PTS,
+                   f"val acc ERK - uniform at 95% sparsity = {gain:+.2f} pts "
+                   f"(pass: >= {BOOST_PTS})", {"gain_pts": gain})
+
+
+def gap_shrinks_with_width(m: Metrics) -> Verdict:
+    narrow = 100 * (m["dense64/val/acc"] - m["erk90_w64/val/acc"])
+    wide = 100 * (m["dense/val/acc"] - m["erk90/val/acc"])
+    return Verdict(wide < narrow,
+                   f"dense - ERK 90% random gap: width 64 {narrow:+.2f} pts, width 256 "
+                   f"{wide:+.2f} pts (pass: smaller at width 256)",
+                   {"gap_w64_pts": narrow, "gap_w256_pts": wide})
+
+
+CLAIMS = [
+    Claim(
+        id="random-pruning-erk:matches-dense",
+        statement="A network randomly pruned to 50% at initialisation with ERK densities and "
+                  "trained sparse reaches its dense equivalent's accuracy (within 1 point)",
+        source="arXiv:2202.02643, abstract; Sec. 4 (CIFAR results across sparsities)",
+        arms={"dense": "configs/dense_digits.yaml", "erk50": "configs/erk50_digits.yaml"},
+        check=matches_dense, package=__package__, budget_s=240,
+    ),
+    Claim(
+        id="random-pruning-erk:erk-beats-uniform",
+        statement="At 95% sparsity, random masks with ERK layer densities train to at least 1 "
+                  "point higher accuracy than random masks with the same density in every layer",
+        source="arXiv:2202.02643, abstract (factor ii); Sec. 3-4 (layer-wise sparsity ratios)",
+        arms={"erk95": "configs/erk95_digits.yaml",
+              "uniform95": "configs/uniform95_digits.yaml"},
+        check=erk_beats_uniform, package=__package__, budget_s=240,
+    ),
+    Claim(
+        id="random-pruning-erk:gap-shrinks-with-width",
+        statement="The accuracy lost by training a 90%-random-sparse network instead of the "
+                  "dense one is smaller for a wider network (width 256 vs 64)",
+        source="arXiv:2202.02643, abstract (factor i); Sec. 4 (wider and deeper networks)",
+        arms={"dense": "configs/dense_digits.yaml", "erk90": "configs/erk90_digits.yaml",
+              "dense64": "configs/dense_w64_digits.yaml",
+              "erk90_w64": "configs/erk90_w64_digits.yaml"},
+        check=gap_shrinks_with_width, package=__package__, budget_s=300,
+    ),
+]
