@@ -1,0 +1,77 @@
+"""Train with the standard loop, then measure the top of the training-loss Hessian spectrum.
+
+This sits in the ``trainer`` slot because a method can only add end-of-run numbers from a
+slot; it trains exactly like the core loop (``assay.loop.standard_loop``) and only then looks
+at the Hessian, on a fixed batch of the first ``n_examples`` training examples. It records in
+``ctx.final_metrics``:
+
+- ``hessian/eig_1`` ... ``hessian/eig_<top_k>``: the largest eigenvalues (Lanczos Ritz values);
+- ``hessian/outliers``: how many sit above the largest relative gap among them;
+- ``hessian/gap_ratio``: that gap, lambda_outliers / lambda_(outliers+1);
+- ``hessian/bulk_edge``: the first eigenvalue below the gap; ``hessian/n_params``.
+"""
+from __future__ import annotations
+
+import torch
+from pydantic import Field, model_validator
+
+from assay import Config, Trainer
+
+from .spectrum import PAPER, count_outliers, hvp_operator, lanczos
+
+
+class HessianSpectrumConfig(Config):
+    """Paper: https://arxiv.org/abs/1706.04454 - outliers above the bulk of the Hessian."""
+
+    top_k: int = Field(24, ge=2, le=1000, description="Largest eigenvalues to compute and "
+                                                      "search for the gap")
+    lanczos_iters: int = Field(96, ge=2, le=5000, description="Lanczos steps (Hessian-vector "
+                                                              "products)")
+    n_examples: int = Field(1000, ge=0, description="Fixed batch: the first n training "
+                                                    "examples (0: all)")
+    floor: float = Field(1e-6, gt=0, lt=1, description="Ignore eigenvalues below this x the "
+                                                       "largest when looking for the gap")
+
+    @model_validator(mode="after")
+    def _enough_iters(self) -> HessianSpectrumConfig:
+        if self.lanczos_iters < self.top_k:
+            raise ValueError(f"lanczos_iters ({self.lanczos_iters}) must be >= top_k "
+                             f"({self.top_k})")
+        return self
+
+
+def top_eigenvalues(ctx, top_k: int, iters: int, n_examples: int) -> torch.Tensor:  # noqa: ANN001
+    """The ``top_k`` largest Hessian eigenvalues of the training loss, descending."""
+    x, y = ctx.data.train
+    if ctx.train_idx is not None:
+        x, y = x[ctx.train_idx], y[ctx.train_idx]
+    if n_examples:
+        x, y = x[:n_examples], y[:n_examples]
+    x, y = x.to(ctx.device), y.to(ctx.device)
+    params = [p for p in ctx.model.parameters() if p.requires_grad]
+    matvec = hvp_operator(lambda: ctx.loss(ctx.model, x, y), params)
+    n = sum(p.numel() for p in params)
+    ritz = lanczos(matvec, n, iters, torch.Generator().manual_seed(ctx.run.seed))
+    return ritz.flip(0)[:top_k]
+
+
+class HessianSpectrum(Trainer):
+    """Standard training, then the Hessian's top eigenvalues and its outlier count."""
+
+    name = "hessian-bulk-outliers"
+    Config = HessianSpectrumConfig
+    paper = PAPER
+
+    def train(self, ctx) -> None:  # noqa: ANN001 - RunContext
+        from assay.loop import standard_loop
+
+        standard_loop(ctx)
+        c = self.config
+        top = top_eigenvalues(ctx, c.top_k, c.lanczos_iters, c.n_examples)
+        outliers, gap = count_outliers(top, c.floor)
+        ctx.final_metrics.update({f"hessian/eig_{i + 1}": float(v) for i, v in enumerate(top)})
+        ctx.final_metrics.update({
+            "hessian/outliers": float(outliers), "hessian/gap_ratio": gap,
+            "hessian/bulk_edge": float(top[outliers]) if outliers < len(top) else float("nan"),
+            "hessian/n_params": float(sum(p.numel() for p in ctx.model.parameters()
+                                          if p.requires_grad))})

@@ -1,0 +1,125 @@
+"""Orthogonal vs scaled Gaussian initialisation, and full-batch GD that times learning.
+
+Initialisation (parameterization slot, ``saxe-deep-linear-init``): every weight matrix of the
+model becomes either a random (semi-)orthogonal matrix times ``gain`` (all singular values
+equal to ``gain``), or i.i.d. Gaussian with variance gain^2 / fan_in ("scaled random
+Gaussian", which preserves norms only on average). arXiv:1312.6120, Sec. 4-5.
+
+Timing (trainer slot, ``saxe-deep-linear-gd``): full-batch gradient descent; the learning
+time is the number of updates after which the training loss first falls below
+``L_min + tol * (L_zero - L_min)``, where L_min is the least-squares optimum over all linear
+maps (what a deep linear net can at best represent) and L_zero the loss of predicting zero.
+It is reported as ``saxe/steps_to_criterion`` (``total_steps + 1`` when never reached),
+with ``saxe/reached`` (1 or 0), ``saxe/diverged`` (1 when the loss overflowed or grew 1e4-fold;
+the run then ends early, without a final evaluation) and ``saxe/loss_min``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar, Literal
+
+import torch
+import torch.nn.functional as F
+from pydantic import Field
+from torch import nn
+
+from assay import Config, Data, Parameterization, Trainer, UserError
+
+from .model import PAPER
+
+
+class DeepLinearInitConfig(Config):
+    """Paper: https://arxiv.org/abs/1312.6120 - orthogonal vs scaled Gaussian init."""
+
+    init: Literal["orthogonal", "gaussian"] = Field("orthogonal", description="Init family")
+    gain: float = Field(1.0, gt=0, le=100, description="Singular values (orthogonal) or "
+                                                       "std x sqrt(fan_in) (gaussian)")
+
+
+def init_weights(model: nn.Module, init: str, gain: float) -> None:
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            if init == "orthogonal":
+                nn.init.orthogonal_(module.weight, gain=gain)
+            else:
+                nn.init.normal_(module.weight, std=gain / math.sqrt(module.in_features))
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+
+
+class DeepLinearInit(Parameterization):
+    """Re-initialise every Linear layer: random orthogonal or scaled Gaussian."""
+
+    name = "saxe-deep-linear-init"
+    Config = DeepLinearInitConfig
+    paper = PAPER
+
+    def apply(self, model: nn.Module, data: Data) -> list[dict[str, Any]]:
+        init_weights(model, self.config.init, self.config.gain)
+        return [{"params": [p for p in model.parameters() if p.requires_grad]}]
+
+
+DIVERGED = 1e4   # a loss this many times the initial one counts as diverged
+
+
+class FullBatchGDConfig(Config):
+    """Paper: https://arxiv.org/abs/1312.6120 - batch GD, time to a loss criterion."""
+
+    tol: float = Field(0.01, gt=0, lt=1, description="Criterion: excess loss <= tol x "
+                                                     "(L_zero - L_min)")
+    stop_at_criterion: bool = Field(True, description="End the run once the criterion is met")
+
+
+def least_squares_loss(x: torch.Tensor, y: torch.Tensor) -> float:
+    """The lowest mean squared error any linear map (no bias) reaches on (x, y)."""
+    w = torch.linalg.lstsq(x.double(), y.double()).solution
+    # 8 significant digits: LAPACK's last bits vary with the thread count, runs must repeat
+    return float(f"{float(F.mse_loss(x.double() @ w, y.double())):.8g}")
+
+
+class FullBatchGD(Trainer):
+    """Full-batch GD with the run's optimizer; records the steps to the loss criterion."""
+
+    name = "saxe-deep-linear-gd"
+    Config = FullBatchGDConfig
+    paper = PAPER
+    contract_experiment: ClassVar[dict[str, Any]] = {
+        "dataset": {"name": "saxe-deep-linear-teacher", "in_dim": 8, "out_dim": 4,
+                    "singular_values": [2.0, 1.0], "n_train": 64, "n_val": 64},
+        "model": {"name": "saxe-deep-linear", "width": 8, "depth": 3},
+        "methods": {"trainer": {"name": "saxe-deep-linear-gd", "stop_at_criterion": False},
+                    "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0}}}
+
+    def train(self, ctx) -> None:  # noqa: ANN001 - RunContext
+        c, opt, total = self.config, ctx.optimizer, ctx.total_steps
+        if ctx.data.task != "regression":
+            raise UserError("methods.trainer: saxe-deep-linear-gd times a squared-error "
+                            "regression; use a regression dataset (e.g. saxe-deep-linear-teacher)")
+        x, y = (t.flatten(1).to(ctx.device) if i == 0 else t.to(ctx.device)
+                for i, t in enumerate(ctx.data.train))
+        loss_min = least_squares_loss(x, y)
+        target = loss_min + c.tol * (float(y.pow(2).mean()) - loss_min)
+        reached, diverged, first = None, False, None
+        for step in range(total + 1):             # the loss at `step` follows `step` updates
+            loss = ctx.loss(ctx.model, x, y)
+            value = float(loss.detach())
+            first = value if first is None else first
+            if not math.isfinite(value) or value > DIVERGED * max(first, 1e-12):
+                diverged = True                   # too large a learning rate: never reached
+                break
+            if reached is None and value <= target:
+                reached = step
+            stop = step == total or (reached is not None and c.stop_at_criterion)
+            if stop or (step > 0 and step % ctx.eval_every == 0):
+                ctx.last_train_loss = value
+                ctx.evaluate_and_report(step)
+            if stop:
+                break
+            ctx.set_lr(step)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        ctx.final_metrics.update({
+            "saxe/steps_to_criterion": float(reached if reached is not None else total + 1),
+            "saxe/reached": float(reached is not None), "saxe/diverged": float(diverged),
+            "saxe/loss_min": loss_min})

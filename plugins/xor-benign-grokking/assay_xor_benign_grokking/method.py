@@ -1,0 +1,72 @@
+"""Full-batch gradient descent (the paper trains by GD, not SGD), evaluated densely at the
+start so the first steps are visible, with end-of-run grokking numbers from the history.
+
+End-of-run metrics (``ctx.final_metrics``), steps counted from 1; a step that never happens
+is reported as ``total_steps + 1``:
+
+- ``grok/fit_step``: first evaluated step with 100% training accuracy (noisy labels included);
+- ``grok/val_acc_at_fit``: validation accuracy at that step;
+- ``grok/generalize_step``: first evaluated step with val/acc >= ``generalize_acc``;
+- ``grok/min_train_acc_after_fit``: lowest training accuracy from the fit step on;
+- ``grok/final_train_acc``, ``grok/final_val_acc``.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from pydantic import Field
+
+from assay import Config, Trainer
+
+from .model import PAPER
+
+
+class FullBatchGDConfig(Config):
+    """Paper: https://arxiv.org/abs/2310.02541 - GD on the whole training set every step."""
+
+    dense_eval_steps: int = Field(5, ge=0, description="Also evaluate after each of the first "
+                                                       "k steps")
+    generalize_acc: float = Field(0.9, gt=0, le=1, description="val/acc that counts as "
+                                                               "generalising")
+
+
+def grok_metrics(history: list[tuple[int, dict[str, float]]], total_steps: int,
+                 generalize_acc: float) -> dict[str, float]:
+    never = float(total_steps + 1)
+    fit = next(((s, m) for s, m in history if m["train/acc"] >= 1.0), None)
+    gen = next((s for s, m in history if m["val/acc"] >= generalize_acc), None)
+    after = [m["train/acc"] for s, m in history if fit is not None and s >= fit[0]]
+    return {"grok/fit_step": float(fit[0]) if fit else never,
+            "grok/val_acc_at_fit": fit[1]["val/acc"] if fit else math.nan,
+            "grok/generalize_step": float(gen) if gen is not None else never,
+            "grok/min_train_acc_after_fit": min(after) if after else 0.0,
+            "grok/final_train_acc": history[-1][1]["train/acc"] if history else math.nan,
+            "grok/final_val_acc": history[-1][1]["val/acc"] if history else math.nan}
+
+
+class FullBatchGD(Trainer):
+    """Full-batch training with the run's optimizer (use ``sgd`` with momentum 0 for GD)."""
+
+    name = "xor-benign-grokking-gd"
+    Config = FullBatchGDConfig
+    paper = PAPER
+
+    def train(self, ctx) -> None:  # noqa: ANN001 - RunContext
+        c, opt = self.config, ctx.optimizer
+        idx = ctx.train_idx if ctx.train_idx is not None else slice(None)
+        x, y = (t[idx].to(ctx.device) for t in ctx.data.train)
+        for step in range(1, ctx.total_steps + 1):
+            ctx.set_lr(step - 1)
+            loss = ctx.loss(ctx.model, x, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            for method in ctx.methods.values():
+                if method is not self:
+                    method.after_step(ctx, step)
+            ctx.last_train_loss = float(loss.detach())
+            if step <= c.dense_eval_steps or step % ctx.eval_every == 0 \
+                    or step == ctx.total_steps:
+                ctx.evaluate_and_report(step, ctx.evaluate("train"))
+        ctx.final_metrics.update(grok_metrics(ctx.history, ctx.total_steps, c.generalize_acc))
