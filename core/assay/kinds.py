@@ -116,6 +116,10 @@ class Method(Component):
     def after_step(self, ctx: RunContext, step: int) -> None:
         """Optional: called after every optimizer step (step counts from 1)."""
 
+    def after_train(self, ctx: RunContext) -> None:
+        """Optional: called once after the last step, before the final metrics are collected
+        (end-of-run measurements go into ``ctx.final_metrics``)."""
+
 
 class Optimizer(Method, abc.ABC):
     slot = "optimizer"

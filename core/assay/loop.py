@@ -238,6 +238,8 @@ def execute(run: RunSpec, reporter: Reporter | None = None, *,
             ctx.methods["trainer"].train(ctx)  # type: ignore[attr-defined]
         else:
             standard_loop(ctx)
+        for method in ctx.methods.values():
+            method.after_train(ctx)
     except Pruned as exc:
         status, error = "pruned", str(exc)
     except NonFiniteLoss as exc:
