@@ -1,0 +1,25 @@
+"""Lion solves a box-constrained problem (Chen, Liang, Liu, Liu 2023): Lion-K, the constraint
+probe, and a linear model for the convex check."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import ConstraintProbe, LinearModel, LionK
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [LionK, ConstraintProbe]
+
+
+@hookimpl
+def assay_register_models() -> list[Any]:
+    return [LinearModel]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS

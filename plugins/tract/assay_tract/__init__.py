@@ -1,0 +1,19 @@
+"""TrAct: train the first layer's pre-activations, not its weights (Petersen et al., 2024)."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import TrAct
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [TrAct]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
