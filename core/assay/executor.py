@@ -154,7 +154,8 @@ class DaskExecutor:
             else:
                 self.cluster = LocalCluster(
                     n_workers=self.workers, threads_per_worker=1, processes=True,
-                    dashboard_address=None, silence_logs=logging.ERROR,
+                    host="127.0.0.1", dashboard_address="127.0.0.1:0",  # loopback only
+                    silence_logs=logging.ERROR,
                     env={"ASSAY_WORKER": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
                 self.client = Client(self.cluster)
             self.client.subscribe_topic(self.topic, self._on_event)

@@ -92,8 +92,9 @@ def _label(point: dict[str, float]) -> str:
 class LawStudy:
     def __init__(self, loaded: Loaded, law: LawSpec, sweep: SweepSpec, *, store: Store,
                  workers: int | None = None, scheduler: str | None = None,
-                 name: str | None = None, progress: bool = True) -> None:
+                 name: str | None = None, progress: bool = True, executor: Any = None) -> None:
         self.loaded, self.law, self.sweep, self.store = loaded, law, sweep, store
+        self.shared_executor = executor
         self.name = name or loaded.experiment.name
         self.progress = progress
         for p in law.tune:
@@ -105,6 +106,8 @@ class LawStudy:
     def _executor(self) -> Any:
         from assay.executor import DaskExecutor, InlineExecutor
 
+        if self.shared_executor is not None:
+            return self.shared_executor
         if self.workers == 0:
             return InlineExecutor(queue.Queue(), str(self.store.root / "states"))
         ex = DaskExecutor(queue.Queue(), workers=self.workers, scheduler=self.scheduler,
@@ -173,7 +176,8 @@ class LawStudy:
             holdout = [self._score(h, pred, executor)
                        for h, pred in zip(self.law.holdout, predictions)]
         finally:
-            executor.close()
+            if self.shared_executor is None:
+                executor.close()
         result = LawResult(self.parent, points, fits, predictions, holdout, self.out_dir,
                            time.perf_counter() - started)
         from assay.law_report import write_outputs
