@@ -24,7 +24,7 @@ PYPROJECT = """\
 [project]
 name = "assay-$slug"
 version = "0.1.0"
-description = "TODO: method (authors year, arXiv:XXXX.XXXXX) for assay"
+description = "FILL IN: method (authors year, arXiv:XXXX.XXXXX) for assay"
 requires-python = ">=3.10"
 dependencies = ["assay", "torch"]
 
@@ -43,17 +43,17 @@ README = """\
 # assay-$slug
 
 ## What it is
-TODO: two or three sentences in your own words: what the method changes in training and why it
+FILL IN: two or three sentences in your own words: what the method changes in training and why it
 should help. The generated `$slug` optimizer is a placeholder (plain SGD without momentum)
 showing the shape of a method; replace it with the paper's.
 
 ## Paper
-TODO: Authors, *Title*, year, arXiv:XXXX.XXXXX.
+FILL IN: Authors, *Title*, year, arXiv:XXXX.XXXXX.
 
 ## Claims
 | id | claim (our words) | source | budget | measured | status |
 |---|---|---|---|---|---|
-| `$slug:headline` | TODO: the paper's headline result, in our words | TODO: Sec. / Fig. | ~1 min, 2 cores | pending: assay verify $slug --budget full | not written yet (the check returns FAIL) |
+| `$slug:headline` | FILL IN: the paper's headline result, in our words | FILL IN: Sec. / Fig. | ~1 min, 2 cores | pending: assay verify $slug --budget full | not written yet (the check returns FAIL) |
 
 ## Usage
 ```
@@ -63,11 +63,11 @@ In an experiment file: `methods: {optimizer: {name: $slug, lr: 0.1}}`.
 Develop: `pip install -e plugins/$slug`, then `pytest plugins/$slug`.
 
 ## Deviations from the paper
-TODO: scale, datasets, hyperparameters that differ from the paper, and why.
+FILL IN: scale, datasets, hyperparameters that differ from the paper, and why.
 """
 
 INIT = '''\
-"""$cls: TODO one line on what the paper contributes."""
+"""$cls: FILL IN one line on what the paper contributes."""
 from __future__ import annotations
 
 from typing import Any
@@ -89,7 +89,7 @@ def assay_register_claims() -> list[Any]:
 '''
 
 METHOD = '''\
-"""$cls: TODO describe the method and write its update rule here.
+"""$cls: FILL IN describe the method and write its update rule here.
 
 The generated placeholder is plain SGD without momentum, for gradient g and weights w:
 
@@ -109,11 +109,11 @@ from pydantic import Field
 
 from assay import Config, Optimizer, Paper
 
-PAPER = Paper(title="TODO: the paper's title", arxiv="", year=None)
+PAPER = Paper(title="FILL IN: the paper's title", arxiv="", year=None)
 
 
 class ${cls}Config(Config):
-    """Paper: TODO https://arxiv.org/abs/XXXX.XXXXX - what the method changes."""
+    """Paper: FILL IN https://arxiv.org/abs/XXXX.XXXXX - what the method changes."""
 
     lr: float = Field(0.1, gt=0, le=10, description="Learning rate")
     weight_decay: float = Field(0.0, ge=0, le=1, description="L2 penalty added to the gradient")
@@ -137,7 +137,7 @@ class _PlainSGD(torch.optim.Optimizer):
 
 
 class $cls(Optimizer):
-    """TODO: one line naming the method."""
+    """FILL IN: one line naming the method."""
 
     name = "$slug"
     Config = ${cls}Config
@@ -152,7 +152,7 @@ class $cls(Optimizer):
 '''
 
 CLAIMS = '''\
-"""$cls's claims at small scale. TODO: state the paper's headline result as a check."""
+"""$cls's claims at small scale. FILL IN: state the paper's headline result as a check."""
 from __future__ import annotations
 
 import math
@@ -161,7 +161,7 @@ from assay import Claim, Metrics, Verdict
 
 
 def headline(m: Metrics) -> Verdict:
-    """TODO: turn the arms' numbers into a verdict, e.g. compare "$slug/val/loss" with a
+    """FILL IN: turn the arms' numbers into a verdict, e.g. compare "$slug/val/loss" with a
     baseline arm's, with a threshold taken from the paper before looking at results."""
     return Verdict(False, "claim not written yet",
                    {"val_loss": m.get("$slug/val/loss", math.nan)})
@@ -170,8 +170,8 @@ def headline(m: Metrics) -> Verdict:
 CLAIMS = [
     Claim(
         id="$slug:headline",
-        statement="TODO: the paper's headline result, in our words",
-        source="TODO: arXiv:XXXX.XXXXX, Sec. ?",
+        statement="FILL IN: the paper's headline result, in our words",
+        source="FILL IN: arXiv:XXXX.XXXXX, Sec. ?",
         arms={"$slug": "configs/claim.yaml"},
         check=headline, package=__package__, seeds=3, budget_s=120,
     ),
@@ -179,7 +179,7 @@ CLAIMS = [
 '''
 
 CLAIM_YAML = """\
-# Claim arm: $slug on a digits MLP. TODO: add a baseline arm (e.g. adamw) to compare against.
+# Claim arm: $slug on a digits MLP. FILL IN: add a baseline arm (e.g. adamw) to compare against.
 name: $slug-claim
 dataset: {name: digits}
 model: {name: mlp, width: 64, depth: 2}
