@@ -27,6 +27,9 @@ def test_checked_in_schemas_are_fresh():
 def test_examples_validate_against_the_schema(path):
     import json
 
+    if "plugins" in yaml.safe_load(path.read_text()):
+        pytest.skip("uses a local --plugin file, whose components the schema cannot know")
+
     schema = json.loads(render()["experiment.schema.json"])
     jsonschema.validate(yaml.safe_load(path.read_text()), schema)
 

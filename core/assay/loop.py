@@ -207,8 +207,12 @@ def build_context(run: RunSpec, reporter: Reporter, reg: Registry,
         load_matching(model, init_state)
     if "adapter" in methods:
         model = methods["adapter"].apply(model, data)  # type: ignore[attr-defined]
-        groups = None if groups is None else [
-            {**g, "params": [p for p in g["params"] if p.requires_grad]} for g in groups]
+        if groups is not None:                    # keep the parameterization's groups, and
+            groups = [{**g, "params": [p for p in g["params"] if p.requires_grad]}
+                      for g in groups]                # give the adapter's new tensors their own
+            grouped = {id(p) for g in groups for p in g["params"]}
+            new = [p for p in model.parameters() if p.requires_grad and id(p) not in grouped]
+            groups.append({"params": new})
     model.to(device)
     gen = torch.Generator().manual_seed(run.seed)
     ctx = RunContext(run, data, model, device, methods, backend, reporter, reg, gen)

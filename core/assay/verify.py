@@ -227,7 +227,8 @@ def run_verify_cli(args: Any) -> int:
     outcomes = []
     executor = None
     if claims and args.workers != 0:
-        executor = DaskExecutor(queue.Queue(), workers=args.workers, warm=(reg.sources, None))
+        executor = DaskExecutor(queue.Queue(), workers=args.workers, warm=(reg.sources, None),
+                                state_dir=str(store.root / "states"))
         executor.start()
     try:
         for claim in claims:

@@ -1,0 +1,20 @@
+"""LoRA-GA: LoRA started from the singular vectors of the estimated full gradient (Wang et
+al., 2024)."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import LoraGA
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [LoraGA]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
