@@ -1,0 +1,20 @@
+"""Learning rates as a function of batch size: linear for SGD, square root for Adam
+(Granziol, Zohren and Roberts, 2022)."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import LrBatchLaw
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [LrBatchLaw]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
