@@ -102,6 +102,7 @@ class Driver:
         self.owns_executor = executor is None
         if executor is not None:
             self.executor = executor
+            executor.state_dir = state_dir        # this store's pretrained weights
             executor.rebind(self.inbox, f"assay-{os.getpid()}-{id(self)}")
         elif workers == 0:
             self.executor = InlineExecutor(self.inbox, state_dir)

@@ -94,11 +94,14 @@ def _arm_metrics(claim: Claim, arm: str, seed: int, budget: str, tracker: Tracke
                         extra_tags={"mlflow.parentRunId": parent, "assay.claim": claim.id,
                                     "assay.arm": arm})
         result = driver.run()
-        if result.best is not None:
-            for k, v in result.best.params.items():
-                out[f"{arm}/best/{k}"] = float(v) if _num(v) else math.nan
-            for name, v in zip(loaded.experiment.objective.metrics, result.best.values or []):
-                out[f"{arm}/best/{name}"] = v
+        if result.best is None:
+            errors = sorted({r.error for r in result.trials if r.error})
+            raise RuntimeError(f"arm {arm!r} (seed {seed}): no trial finished; "
+                               f"errors: {'; '.join(errors)[:500] or 'none recorded'}")
+        for k, v in result.best.params.items():
+            out[f"{arm}/best/{k}"] = float(v) if _num(v) else math.nan
+        for name, v in zip(loaded.experiment.objective.metrics, result.best.values or []):
+            out[f"{arm}/best/{name}"] = v
         for t in driver.study.trials:
             if t.state.name != "COMPLETE":
                 continue
