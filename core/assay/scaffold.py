@@ -24,7 +24,7 @@ PYPROJECT = """\
 [project]
 name = "assay-$slug"
 version = "0.1.0"
-description = "FILL IN: method (authors year, arXiv:XXXX.XXXXX) for assay"
+description = "FILL IN: method (authors year, arXiv:NNNN.NNNNN) for assay"
 requires-python = ">=3.10"
 dependencies = ["assay", "torch"]
 
@@ -48,7 +48,7 @@ should help. The generated `$slug` optimizer is a placeholder (plain SGD without
 showing the shape of a method; replace it with the paper's.
 
 ## Paper
-FILL IN: Authors, *Title*, year, arXiv:XXXX.XXXXX.
+FILL IN: Authors, *Title*, year, arXiv:NNNN.NNNNN.
 
 ## Claims
 | id | claim (our words) | source | budget | measured | status |
@@ -113,7 +113,7 @@ PAPER = Paper(title="FILL IN: the paper's title", arxiv="", year=None)
 
 
 class ${cls}Config(Config):
-    """Paper: FILL IN https://arxiv.org/abs/XXXX.XXXXX - what the method changes."""
+    """Paper: FILL IN https://arxiv.org/abs/NNNN.NNNNN - what the method changes."""
 
     lr: float = Field(0.1, gt=0, le=10, description="Learning rate")
     weight_decay: float = Field(0.0, ge=0, le=1, description="L2 penalty added to the gradient")
@@ -171,7 +171,7 @@ CLAIMS = [
     Claim(
         id="$slug:headline",
         statement="FILL IN: the paper's headline result, in our words",
-        source="FILL IN: arXiv:XXXX.XXXXX, Sec. ?",
+        source="FILL IN: arXiv:NNNN.NNNNN, Sec. ?",
         arms={"$slug": "configs/claim.yaml"},
         check=headline, package=__package__, seeds=3, budget_s=120,
     ),

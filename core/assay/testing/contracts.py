@@ -378,8 +378,8 @@ class ComponentContract:
 
     @pytest.fixture
     def component(self) -> type[Component]:
-        raise NotImplementedError("override the `component` fixture to return the class "
-                                  "under test (or parametrize it over several)")
+        pytest.fail("override the `component` fixture to return the class under test "
+                    "(or parametrize it over several)")
 
     def test_kind(self, component: type[Component]) -> None:
         if self.kind:
