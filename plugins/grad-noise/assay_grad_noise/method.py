@@ -28,7 +28,7 @@ from torch import nn
 
 from assay import Config, Optimizer, Paper, Parameterization
 
-from . import _inner
+from assay import inner as _inner
 
 if TYPE_CHECKING:
     from assay import Data

@@ -32,7 +32,7 @@ from torch import nn
 
 from assay import Config, Optimizer, Paper, UserError
 
-from . import _inner
+from assay import inner as _inner
 
 if TYPE_CHECKING:
     from assay.loop import RunContext

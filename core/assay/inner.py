@@ -1,5 +1,6 @@
-"""The inner optimizer of an optimizer-slot wrapper: ``inner: {name, **config}``, resolved
-through the plugin registry like any ``methods.optimizer`` entry.
+"""The inner optimizer of an optimizer-slot wrapper (a method that changes gradients and
+then hands them to any other optimizer, e.g. grad-noise, tract): ``inner: {name, **config}``,
+resolved through the plugin registry like any ``methods.optimizer`` entry.
 
 The reference is validated (and completed with the inner optimizer's defaults) when the
 experiment loads, against the installed plugins; an optimizer that only a ``--plugin`` file
