@@ -23,6 +23,7 @@ class Display:
     def __init__(self, target: int, objective: Any, enabled: bool = True) -> None:
         self.target, self.objective, self.enabled = target, objective, enabled
         self.started = time.perf_counter()
+        self.last = 0.0
 
     def __enter__(self) -> Display:
         if self.enabled:
@@ -36,9 +37,13 @@ class Display:
             self.bar.start()
         return self
 
-    def update(self, driver: Driver) -> None:
+    def update(self, driver: Driver, force: bool = False) -> None:
         if not self.enabled:
             return
+        now = time.perf_counter()                   # ~10 redraws a second at most
+        if not force and now - self.last < 0.1 and driver.done < self.target:
+            return
+        self.last = now
         counts: dict[str, int] = {}
         for r in driver.records:
             counts[r.status] = counts.get(r.status, 0) + 1
@@ -47,7 +52,7 @@ class Display:
         if best is not None and len(self.objective.metrics) == 1:
             params = ", ".join(f"{k.split('.')[-1]}={_fmt(v)}" for k, v in best.params.items())
             best_txt = f" | best {self.objective.metrics[0]} {best.values[0]:.4g} ({params})"
-        info = (f"running {len(driver.live)} pruned {counts.get('pruned', 0)} "
+        info = (f"running {len(driver.running)} pruned {counts.get('pruned', 0)} "
                 f"failed {counts.get('failed', 0)} reused {counts.get('reused', 0)}{best_txt}")
         self.bar.update(self.task, completed=min(driver.done, self.target), info=info)
 
