@@ -115,18 +115,24 @@ def _dask_task(run_json: str, tid: int, topic: str, state_dir: str | None) -> di
 
 
 def _warm(plugins: tuple[str, ...], run_json: str | None) -> str:
-    """Worker start-up off the critical path: import torch, load plugins, build the data."""
+    """Worker start-up off the critical path: import torch, load plugins, build the data,
+    and take one training step of the experiment. That step pulls in what torch imports
+    lazily on first use (the optimizer's and the FLOP counter's dependencies, sympy among
+    them): ~2 s that the first trial on each worker paid before."""
     os.environ["ASSAY_WORKER"] = "1"
     import torch
 
-    from assay.loop import load_data
+    from assay.loop import execute, load_data
     from assay.plugins import registry
 
     torch.set_num_threads(1)
     reg = registry(plugins)
     if run_json:
         try:
-            load_data(reg, RunSpec.model_validate_json(run_json))
+            run = RunSpec.model_validate_json(run_json)
+            load_data(reg, run)
+            one = run.train.model_copy(update={"steps": 1, "eval_every": 1})
+            execute(run.model_copy(update={"train": one, "pretrain": None}))
         except Exception:  # noqa: BLE001 - the real run will report it properly
             pass
     return "ok"
@@ -146,7 +152,12 @@ def _die_with_parent() -> None:
             pass
 
 
-def _local_cluster(n_workers: int, max_retries: int, log_dir: str | None) -> Any:
+def _set_allowed_failures(n: int, dask_scheduler: Any = None) -> None:
+    """On the scheduler: how many times a run whose worker died is retried elsewhere."""
+    dask_scheduler.allowed_failures = n
+
+
+def _local_cluster(n_workers: int, log_dir: str | None) -> Any:
     """A local cluster whose scheduler runs in its own process.
 
     ``LocalCluster`` runs the scheduler (and its dashboard) on the driver's event loop, where
@@ -171,7 +182,6 @@ def _local_cluster(n_workers: int, max_retries: int, log_dir: str | None) -> Any
             cmd = [sys.executable, "-m", "dask", "spec", "--spec",
                    json.dumps({"cls": "distributed.Scheduler", "opts": self.scheduler_kwargs})]
             env = {**os.environ,
-                   "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": str(max_retries),
                    "DASK_DISTRIBUTED__SCHEDULER__IDLE_TIMEOUT": "1 hour",  # a last resort
                    "DASK_LOGGING__DISTRIBUTED": "warning"}
             with open(log, "ab") as err:
@@ -203,7 +213,8 @@ class DaskExecutor:
 
     def __init__(self, inbox: queue.Queue[Message], *, workers: int | None = None,
                  scheduler: str | None = None, topic: str = "assay", max_retries: int = 2,
-                 state_dir: str | None = None, warm: tuple[tuple[str, ...], str | None] = ((), None),
+                 state_dir: str | None = None,
+                 warm: tuple[tuple[str, ...], str | None] | None = ((), None),
                  log_dir: str | None = None) -> None:
         self.inbox, self.topic, self.state_dir = inbox, topic, state_dir
         self.workers = workers if workers is not None else (os.cpu_count() or 1)
@@ -213,42 +224,59 @@ class DaskExecutor:
         self.futures: dict[int, Any] = {}
         self.pruned: dict[int, str | None] = {}      # trial -> worker told to stop it
         self.tid_of: dict[str, int] = {}             # Dask key -> trial
+        self.where: dict[int, str | None] = {}       # trial -> worker it last reported from
         self._ac: Any = None
         self._closing = False
-        self.where: dict[int, str | None] = {}       # trial -> worker it last reported from
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._warm_given = threading.Event()
+        if warm is not None:
+            self._warm_given.set()
         self.n_slots = self.workers
         self.log_dir = log_dir
 
     def start(self) -> None:
-        """Start (or join) the cluster in a background thread: it overlaps driver start-up."""
-        self._thread = threading.Thread(target=self._start, name="assay-dask-start", daemon=True)
-        self._thread.start()
+        """Start (or join) the cluster in a background thread: it overlaps driver start-up.
+        Called before the experiment is even loaded, workers boot while the driver imports;
+        ``set_warm`` then tells them what to pre-load."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._start, name="assay-dask-start",
+                                            daemon=True)
+            self._thread.start()
+
+    def set_warm(self, plugins: tuple[str, ...], run_json: str | None,
+                 max_retries: int | None = None) -> None:
+        self.warm = (plugins, run_json)
+        if max_retries is not None:
+            self.max_retries = max_retries
+        self._warm_given.set()
 
     def _start(self) -> None:
         try:
             import dask
-            from distributed import Client, LocalCluster
+            from distributed import Client
 
-            dask.config.set({"distributed.scheduler.allowed-failures": self.max_retries,
-                             "distributed.worker.daemon": False})
+            dask.config.set({
+                "distributed.worker.daemon": False,
+                # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 (hand freed
+                # memory back to the OS at once). torch allocates and frees on every step:
+                # a digits-MLP trial ran 1.28x slower with it (0.50 s vs 0.39 s, bench/).
+                "distributed.nanny.pre-spawn-environ": {
+                    "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}})
             if self.scheduler:
                 self.client = Client(self.scheduler, timeout="30s")
-            elif os.environ.get("ASSAY_INPROC_SCHEDULER"):
-                self.cluster = LocalCluster(
-                    n_workers=self.workers, threads_per_worker=1, processes=True,
-                    host="127.0.0.1", dashboard_address="127.0.0.1:0",  # loopback only
-                    silence_logs=logging.ERROR,
-                    env={"ASSAY_WORKER": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-                self.client = Client(self.cluster)
             else:
-                self.cluster = _local_cluster(self.workers, self.max_retries, self.log_dir)
+                self.cluster = _local_cluster(self.workers, self.log_dir)
                 self.client = Client(self.cluster)
             self.client.subscribe_topic(self.topic, self._on_event)
             info = self.client.scheduler_info()["workers"]
             self.n_slots = max(1, sum(w.get("nthreads", 1) for w in info.values()))
-            self.client.run(_warm, *self.warm)
+            self._warm_given.wait()
+            if self._closing:
+                return
+            if self.cluster is not None:            # our own scheduler: our retry budget
+                self.client.run_on_scheduler(_set_allowed_failures, self.max_retries)
+            self.client.run(_warm, *(self.warm or ((), None)))
         except BaseException as exc:  # noqa: BLE001 - re-raised in wait_ready
             self._error = exc
 
@@ -336,7 +364,12 @@ class DaskExecutor:
                         wait=False)
 
     def close(self) -> None:
+        if self._closing:
+            return
         self._closing = True
+        self._warm_given.set()
+        if self._thread is not None:
+            self._thread.join()
         try:
             for fut in list(self.futures.values()):
                 fut.cancel()

@@ -134,7 +134,7 @@ class Driver:
                  study_name: str | None = None, parent: str | None = None,
                  experiment: str | None = None, progress: bool = True,
                  extra_tags: Mapping[str, str] | None = None, plots: bool = True,
-                 executor: Any = None) -> None:
+                 executor: Any = None, adopt: bool = False) -> None:
         self.loaded, self.sweep = loaded, sweep
         self.store = store or Store.resolve()
         self.study_name = study_name or loaded.experiment.name
@@ -144,8 +144,12 @@ class Driver:
         self.inbox: queue.Queue[Message] = queue.Queue()
         state_dir = str(self.store.root / "states")
         warm = (loaded.registry.sources, loaded.run.model_dump_json())
-        self.owns_executor = executor is None
-        if executor is not None:
+        self.owns_executor = executor is None or adopt
+        if executor is not None and adopt:      # started early by the caller; ours now
+            self.executor, self.inbox = executor, executor.inbox
+            executor.state_dir = state_dir
+            executor.set_warm(*warm, max_retries=sweep.max_retries)
+        elif executor is not None:
             self.executor = executor
             executor.state_dir = state_dir        # this store's pretrained weights
             executor.rebind(self.inbox, f"assay-{os.getpid()}-{id(self)}")
@@ -249,6 +253,10 @@ class Driver:
         try:
             self._open()
             self.executor.wait_ready()
+            if self.plots:
+                from assay.sweep_report import preload_plotting
+
+                preload_plotting()
             target = trials or self.sweep.trials
             deadline = started + (timeout_s or self.sweep.timeout_s or math.inf)
             self.done = self._counted()
@@ -268,10 +276,18 @@ class Driver:
                     self._pump()
                     self.backend.flush()
                 display.update(self, force=True)
+            closing = None
+            if self.owns_executor:                  # every run is back: the cluster shuts
+                import threading                    # down while the parent run is written
+
+                closing = threading.Thread(target=self.executor.close, name="assay-close")
+                closing.start()
             self.writer.close()
             self.backend.flush()
             _fsync(self.journal)
             self._finish_parent(time.perf_counter() - started)
+            if closing is not None:
+                closing.join()
         except BaseException:
             if self.owns_executor:
                 self.executor.close()
@@ -283,8 +299,6 @@ class Driver:
                 self.backend.flush()               # Ctrl-C or an error: keep what Optuna knows
             if hasattr(self, "lock"):
                 self.lock.release()
-        if self.owns_executor:
-            self.executor.close()
         return self._result(time.perf_counter() - started)
 
     def _room(self) -> bool:
@@ -511,14 +525,25 @@ def run_sweep_cli(args: Any) -> int:
     from assay.api import load
     from assay.sweep_report import print_summary
 
-    loaded = load(args.experiment, args.override, args.plugin)
-    sweep = parse_sweep(loaded.experiment.sweep)
-    if not sweep.space:
-        raise UserError("sweep.space is empty: name at least one dotted path to search")
     store = Store.resolve(args.tracking_uri)
+    executor = None
+    if args.workers != 0:                       # workers boot while the experiment loads
+        executor = DaskExecutor(queue.Queue(), workers=args.workers, scheduler=args.scheduler,
+                                topic=f"assay-{os.getpid()}-sweep", warm=None,
+                                log_dir=str(store.root / "logs"))
+        executor.start()
+    try:
+        loaded = load(args.experiment, args.override, args.plugin)
+        sweep = parse_sweep(loaded.experiment.sweep)
+        if not sweep.space:
+            raise UserError("sweep.space is empty: name at least one dotted path to search")
+    except BaseException:
+        if executor is not None:
+            executor.close()
+        raise
     result = run_sweep(loaded, sweep=sweep, store=store, workers=args.workers,
                        scheduler=args.scheduler, study_name=args.study, trials=args.trials,
-                       timeout_s=args.timeout)
+                       timeout_s=args.timeout, executor=executor, adopt=executor is not None)
     print_summary(result, loaded, store)
     return 0
 

@@ -87,6 +87,22 @@ def print_summary(result: SweepResult, loaded: Loaded, store: Store, top: int = 
                   f"JournalStorage(JournalFileBackend({result.journal!r})))\nbrowse: assay ui")
 
 
+def preload_plotting() -> None:
+    """Import matplotlib, pandas and Optuna's plots on a side thread while trials run: the
+    driver is idle then, and the plots at the end start ~1 s sooner."""
+    import threading
+
+    def imports() -> None:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+        import optuna.visualization.matplotlib  # noqa: F401
+        import pandas  # noqa: F401
+
+    threading.Thread(target=imports, name="assay-preload-plots", daemon=True).start()
+
+
 def log_parent_artifacts(driver: Driver) -> None:
     """Optuna's plots (history, importances, slice, contour) and a CSV of all trials."""
     import matplotlib
@@ -107,7 +123,7 @@ def log_parent_artifacts(driver: Driver) -> None:
         if single and complete:
             plots["optimization_history.png"] = lambda: ovm.plot_optimization_history(study)
             plots["slice.png"] = lambda: ovm.plot_slice(study)
-            if len(complete) >= 3 and len(driver.sweep.space) >= 1:
+            if len(complete) >= 3 and len(driver.sweep.space) >= 2:   # one knob: it is 1.0
                 plots["param_importances.png"] = lambda: ovm.plot_param_importances(study)
             if len(driver.sweep.space) >= 2:
                 plots["contour.png"] = lambda: ovm.plot_contour(study)

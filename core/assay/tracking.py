@@ -75,9 +75,65 @@ def open_store(store: Store) -> MlflowClient:
     if store.is_sqlite:
         _sqlite_tuning()
     with FileLock(str(store.root / ".store.lock")):
+        if store.is_sqlite and store.tracking_uri == f"sqlite:///{store.root / 'mlflow.db'}":
+            _seed_store(store)
         client = MlflowClient(tracking_uri=store.tracking_uri)
         client.search_experiments(max_results=1)  # forces creation + migration now
     return client
+
+
+def _template_path() -> Path:
+    import mlflow
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "assay"
+    return cache / f"mlflow-{mlflow.__version__}-empty.db"
+
+
+def _seed_store(store: Store) -> None:
+    """A new embedded store starts as a copy of an empty, migrated one.
+
+    MLflow creates a sqlite store by running every schema migration (~2-4 s here, the
+    largest part of a short sweep's start-up). The first store on a machine is made that way
+    and kept, empty, in ``~/.cache/assay/mlflow-<version>-empty.db``; later new stores copy it
+    (~10 ms) and point its Default experiment at their own artifact folder. Anything odd
+    (no cache folder, a damaged template) falls back to MLflow's own creation.
+    """
+    import shutil
+    import tempfile
+
+    db = store.root / "mlflow.db"
+    if db.exists():
+        return
+    try:
+        template = _template_path()
+        if not template.exists():
+            from mlflow.tracking import MlflowClient
+
+            template.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=template.parent) as tmp:
+                MlflowClient(tracking_uri=f"sqlite:///{tmp}/mlflow.db").search_experiments()
+                _sqlite_exec(f"{tmp}/mlflow.db", "PRAGMA wal_checkpoint(TRUNCATE)")
+                os.replace(f"{tmp}/mlflow.db", template)   # atomic: never half a template
+        part = db.with_suffix(".db.part")
+        shutil.copyfile(template, part)
+        now = int(time.time() * 1000)
+        _sqlite_exec(str(part), "UPDATE experiments SET artifact_location = ?, creation_time = ?, "
+                     "last_update_time = ? WHERE experiment_id = 0",
+                     (f"{store.artifact_root}/0", now, now))
+        os.replace(part, db)
+    except Exception as exc:  # noqa: BLE001 - MLflow creates the store itself instead
+        logging.getLogger("assay").debug("store template not used: %s", exc)
+        for leftover in (db.with_suffix(".db.part"),):
+            leftover.unlink(missing_ok=True)
+
+
+def _sqlite_exec(path: str, sql: str, args: tuple[Any, ...] = ()) -> None:
+    con = sqlite3.connect(path)
+    try:
+        con.execute(sql, args)
+        con.commit()
+    finally:
+        con.close()
 
 
 @cache
