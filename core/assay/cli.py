@@ -46,11 +46,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true",
                    help="continue the study (re-running the same command does too)")
     p.add_argument("--study", default=None, help="study name (default: the experiment name)")
+    p.add_argument("--study-storage", default=None,
+                   help="Optuna storage URL, e.g. postgresql://USER@HOST/DB (default: "
+                        "ASSAY_STUDY_STORAGE, assay.toml, or a journal file beside the store)")
 
     p = sub.add_parser("law", help="hyperparameter-law study over the experiment's law: block")
     _common(p)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--scheduler", default=None)
+    p.add_argument("--study-storage", default=None, help="Optuna storage URL (as for sweep)")
+
+    p = sub.add_parser("doctor", help="what assay will connect to, and whether workers match")
+    p.add_argument("--scheduler", default=None, help="Dask scheduler to inspect, tcp://HOST:PORT")
+    p.add_argument("--study-storage", default=None)
+    p.add_argument("--workers", type=int, default=None)
+    _common(p, exp=False)
 
     p = sub.add_parser("verify", help="run paper claims and print verdicts")
     p.add_argument("plugins_or_claims", nargs="*", metavar="PLUGIN|CLAIM")
@@ -88,8 +98,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().print_help()
         return 0
     try:
-        from assay import commands
+        from assay import commands, settings
 
+        settings.apply(args)
         return int(getattr(commands, f"cmd_{args.command}")(args) or 0)
     except UserError as exc:
         _err(str(exc))

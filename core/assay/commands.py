@@ -132,3 +132,99 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """What assay will connect to (and from where it got each setting), whether each part
+    answers, and what every Dask worker carries against this driver's plugins."""
+    import os
+
+    from rich.table import Table
+
+    from assay import settings
+    from assay.executor import mismatches, worker_info
+    from assay.settings import redact
+
+    s = settings.resolve(args)
+    store = _store(args)
+    problems = 0
+
+    def src(key: str, default: str) -> str:
+        return s.source.get(key, default)
+
+    console.print(f"config file: {s.file or 'none (embedded defaults)'}")
+    table = Table(title="connections")
+    for col in ("part", "where", "set by", "status"):
+        table.add_column(col, overflow="fold")
+    try:
+        from assay.tracking import open_store
+
+        n = len(open_store(store).search_experiments(max_results=1000))
+        status = f"[green]ok[/] ({n} experiments)"
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        status, problems = f"[red]unreachable[/]: {type(exc).__name__}: {exc}", problems + 1
+    table.add_row("MLflow tracking", redact(store.tracking_uri),
+                  src("tracking_uri", "default (./assay-runs)"), status)
+    if args.study_storage:
+        try:
+            import optuna
+
+            st = optuna.storages.RDBStorage(args.study_storage)
+            status = f"[green]ok[/] ({len(st.get_all_studies())} studies)"
+        except Exception as exc:  # noqa: BLE001
+            status, problems = f"[red]unreachable[/]: {type(exc).__name__}: {exc}", problems + 1
+        table.add_row("Optuna studies", redact(args.study_storage), src("study_storage", ""),
+                      status)
+    else:
+        table.add_row("Optuna studies", str(store.root / "optuna") + "/<study>.journal",
+                      "default", "[green]ok[/] (journal files, one per study)")
+    mine = worker_info(tuple(args.plugin))
+    expect = {k: v for k, v in mine["plugins"].items()}
+    if not args.scheduler:
+        n = args.workers if args.workers is not None else (os.cpu_count() or 1)
+        table.add_row("Dask", f"local cluster: {n} single-threaded worker processes",
+                      src("workers", "default (one per core)"),
+                      "[green]ok[/] (started per command from this environment)")
+        console.print(table)
+        _print_plugins(mine)
+        return 1 if problems else 0
+    try:
+        from distributed import Client
+
+        client = Client(args.scheduler, timeout="10s")
+    except Exception as exc:  # noqa: BLE001
+        table.add_row("Dask scheduler", args.scheduler, src("scheduler", ""),
+                      f"[red]unreachable[/]: {type(exc).__name__}: {exc}")
+        console.print(table)
+        return 1
+    try:
+        sched = client.scheduler_info()
+        infos = client.run(worker_info, tuple(args.plugin))
+    finally:
+        client.close()
+    table.add_row("Dask scheduler", args.scheduler, src("scheduler", ""),
+                  f"[green]ok[/] ({len(sched['workers'])} workers)")
+    console.print(table)
+    wt = Table(title="workers (against this driver's plugins)")
+    for col in ("worker", "host", "threads", "resources", "python", "torch", "GPUs", "plugins"):
+        wt.add_column(col, overflow="fold")
+    for addr, w in sorted(sched["workers"].items()):
+        info = infos.get(addr, {})
+        why = mismatches(info, expect)
+        problems += bool(why)
+        wt.add_row(addr, info.get("host", "?"), str(w.get("nthreads", "?")),
+                   ", ".join(f"{k}={v:g}" for k, v in (w.get("resources") or {}).items()) or "-",
+                   info.get("python", "?"), info.get("torch", "?"),
+                   str(info.get("cuda_devices", 0)),
+                   "[green]match[/]" if not why else "[red]" + "; ".join(why) + "[/]")
+    console.print(wt)
+    _print_plugins(mine)
+    if problems:
+        console.print(f"[red]{problems} problem(s)[/]: runs are not sent to mismatched workers")
+    return 1 if problems else 0
+
+
+def _print_plugins(info: dict) -> None:  # noqa: ANN001
+    names = ", ".join(f"{k} {v}" for k, v in sorted(info["plugins"].items()))
+    console.print(f"driver: python {info['python']}, torch {info.get('torch', '?')}, "
+                  f"assay {info['assay']}; plugins: {names}", soft_wrap=True)

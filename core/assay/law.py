@@ -92,8 +92,10 @@ def _label(point: dict[str, float]) -> str:
 class LawStudy:
     def __init__(self, loaded: Loaded, law: LawSpec, sweep: SweepSpec, *, store: Store,
                  workers: int | None = None, scheduler: str | None = None,
-                 name: str | None = None, progress: bool = True, executor: Any = None) -> None:
+                 name: str | None = None, progress: bool = True, executor: Any = None,
+                 study_storage: str | None = None) -> None:
         self.loaded, self.law, self.sweep, self.store = loaded, law, sweep, store
+        self.study_storage = study_storage
         self.shared_executor = executor
         self.name = name or loaded.experiment.name
         self.progress = progress
@@ -128,7 +130,8 @@ class LawStudy:
         study = f"{self.name}.{kind}.{_label(point)}.seed{seed}"
         driver = Driver(loaded, sweep, store=self.store, study_name=study,
                         experiment=self.loaded.experiment.name, progress=False, plots=False,
-                        executor=executor, extra_tags={"mlflow.parentRunId": self.parent,
+                        executor=executor, study_storage=self.study_storage,
+                        extra_tags={"mlflow.parentRunId": self.parent,
                                                        "assay.law": self.name,
                                                        "assay.scale": json.dumps(point)})
         return driver, driver.run()
@@ -285,6 +288,7 @@ def run_law_cli(args: Any) -> int:
 
     loaded = load(args.experiment, args.override, args.plugin)
     store = Store.resolve(args.tracking_uri)
-    result = run_law(loaded, store=store, workers=args.workers, scheduler=args.scheduler)
+    result = run_law(loaded, store=store, workers=args.workers, scheduler=args.scheduler,
+                     study_storage=args.study_storage)
     print_law(result, loaded, store)
     return 0

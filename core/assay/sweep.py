@@ -57,15 +57,36 @@ class SweepResult:
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def journal_storage(store: Store, name: str) -> tuple[Any, Path, Any]:
-    """Optuna's journal file (readable by ``JournalFileBackend``, ``optuna.load_study`` and
-    optuna-dashboard), written by the driver alone: see ``DriverJournal``."""
+class _NoFlush:
+    def flush(self) -> None:
+        pass
+
+
+def study_storage(store: Store, name: str, url: str | None = None) -> tuple[Any, str, Any]:
+    """(Optuna storage, where it is, flushable backend).
+
+    Default: Optuna's journal file beside the MLflow store (readable by
+    ``JournalFileBackend``, ``optuna.load_study`` and optuna-dashboard), written by the driver
+    alone: see ``DriverJournal``. With ``url`` (``--study-storage``, ASSAY_STUDY_STORAGE or
+    assay.toml), any storage Optuna accepts: a database URL (postgresql://, mysql://,
+    sqlite://) shared by a team."""
     import optuna
 
+    if url:
+        if "://" not in url:
+            raise UserError(f"study storage {url!r} is not a URL (e.g. postgresql://HOST/DB)")
+        try:
+            storage = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        except Exception as exc:  # noqa: BLE001 - driver missing, server down, bad URL
+            from assay.settings import redact
+
+            raise UserError(f"cannot open the study storage {redact(url)}: "
+                            f"{type(exc).__name__}: {exc}") from None
+        return storage, url, _NoFlush()
     path = store.root / "optuna" / f"{name}.journal"
     path.parent.mkdir(parents=True, exist_ok=True)
     backend = DriverJournal(str(path))
-    return optuna.storages.JournalStorage(backend), path, backend
+    return optuna.storages.JournalStorage(backend), str(path), backend
 
 
 def _driver_journal_class() -> Any:
@@ -134,8 +155,10 @@ class Driver:
                  study_name: str | None = None, parent: str | None = None,
                  experiment: str | None = None, progress: bool = True,
                  extra_tags: Mapping[str, str] | None = None, plots: bool = True,
-                 executor: Any = None, adopt: bool = False) -> None:
+                 executor: Any = None, adopt: bool = False,
+                 study_storage: str | None = None) -> None:
         self.loaded, self.sweep = loaded, sweep
+        self.study_url = study_storage
         self.store = store or Store.resolve()
         self.study_name = study_name or loaded.experiment.name
         self.experiment = experiment or loaded.experiment.name
@@ -177,8 +200,11 @@ class Driver:
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         self.tracker = Tracker(self.store)
-        storage, self.journal, self.backend = journal_storage(self.store, self.study_name)
-        self.lock = FileLock(str(self.journal) + ".driver.lock")
+        storage, self.journal, self.backend = study_storage(self.store, self.study_name,
+                                                             self.study_url)
+        lock_dir = self.store.root / "optuna"
+        lock_dir.mkdir(parents=True, exist_ok=True)
+        self.lock = FileLock(str(lock_dir / f"{self.study_name}.driver.lock"))
         try:
             self.lock.acquire(timeout=0)
         except Timeout:
@@ -210,8 +236,10 @@ class Driver:
             {k: v.model_dump(exclude_none=True) for k, v in self.sweep.space.items()}),
             "sweep.sampler": self.sweep.sampler, "sweep.pruner": self.sweep.pruner,
             "sweep.trials": str(self.sweep.trials)})
+        from assay.settings import redact
+
         tags = {"assay.study": self.study_name, "assay.kind": "sweep",
-                "assay.journal": str(self.journal), "assay.objective": canonical(
+                "assay.journal": redact(str(self.journal)), "assay.objective": canonical(
                     self.objective.model_dump()), **self.extra_tags}
         return self.tracker.start_run(self.experiment, f"sweep-{self.study_name}", tags, params)
 
@@ -284,7 +312,8 @@ class Driver:
                 closing.start()
             self.writer.close()
             self.backend.flush()
-            _fsync(self.journal)
+            if not self.study_url:
+                _fsync(Path(self.journal))
             self._finish_parent(time.perf_counter() - started)
             if closing is not None:
                 closing.join()
@@ -543,7 +572,8 @@ def run_sweep_cli(args: Any) -> int:
         raise
     result = run_sweep(loaded, sweep=sweep, store=store, workers=args.workers,
                        scheduler=args.scheduler, study_name=args.study, trials=args.trials,
-                       timeout_s=args.timeout, executor=executor, adopt=executor is not None)
+                       timeout_s=args.timeout, executor=executor, adopt=executor is not None,
+                       study_storage=args.study_storage)
     print_summary(result, loaded, store)
     return 0
 

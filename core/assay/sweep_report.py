@@ -82,9 +82,15 @@ def print_summary(result: SweepResult, loaded: Loaded, store: Store, top: int = 
                           ", ".join(f"{k}={_fmt(v)}" for k, v in r.params.items()),
                           r.run_id[:12] + (" (reused)" if r.status == "reused" else ""))
         console.print(table)
+    if "://" in result.journal:
+        from assay.settings import redact
+
+        where = f"storage={redact(result.journal)!r}"
+    else:
+        where = f"storage=JournalStorage(JournalFileBackend({result.journal!r}))"
     console.print(f"parent run {result.parent_run_id} at {store.tracking_uri}\n"
-                  f"Optuna study: optuna.load_study(study_name={result.study_name!r}, storage="
-                  f"JournalStorage(JournalFileBackend({result.journal!r})))\nbrowse: assay ui")
+                  f"Optuna study: optuna.load_study(study_name={result.study_name!r}, {where})"
+                  "\nbrowse: assay ui")
 
 
 def preload_plotting() -> None:

@@ -51,10 +51,10 @@ class CUDA(Backend):
 
     def setup(self, seed: int) -> None:
         super().setup(seed)
+        torch.backends.cuda.matmul.allow_tf32 = self.config.tf32   # flags only: no device
+        torch.backends.cudnn.allow_tf32 = self.config.tf32         # needed to set them
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(seed)
-            torch.backends.cuda.matmul.allow_tf32 = self.config.tf32
-            torch.backends.cudnn.allow_tf32 = self.config.tf32
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         if self.config.dtype == "float32":
