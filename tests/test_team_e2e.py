@@ -33,7 +33,7 @@ EXP = {"name": "team-sweep", "dataset": {"name": "digits"},
        "sweep": {"trials": 16, "sampler": "random", "space": SPACE}}
 LAW = {**EXP, "name": "team-law",
        "sweep": {"trials": 4, "sampler": "random", "space": SPACE},
-       "law": {"scale": {"model.width": [16, 32]}, "tune": ["methods.optimizer.lr"],
+       "law": {"scale": {"model.width": [16, 24]}, "tune": ["methods.optimizer.lr"],
                "seeds": [0]}}
 
 
@@ -93,11 +93,14 @@ def postgres(tmp_path_factory):
         _missing("PostgreSQL")
     bindir = Path(initdb[-1]).parent
     root = tmp_path_factory.mktemp("pg")
-    data, port = root / "data", _port()
     as_user: list[str] = []
-    if os.geteuid() == 0:                        # initdb refuses root: the postgres user
+    if os.geteuid() == 0:              # initdb refuses root: the postgres user, in a folder
+        import tempfile                # it can reach (pytest's tmp folders are root-only)
+
+        root = Path(tempfile.mkdtemp(prefix="assay-e2e-pg-"))
         shutil.chown(root, "postgres")
         as_user = ["runuser", "-u", "postgres", "--"]
+    data, port = root / "data", _port()
     subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "assay",
                     "--auth=trust", "-E", "UTF8"], check=True, capture_output=True)
     server = subprocess.Popen([*as_user, str(bindir / "postgres"), "-D", str(data), "-p",
@@ -119,6 +122,8 @@ def postgres(tmp_path_factory):
             except (ProcessLookupError, ValueError):
                 pass
         _stop(server, signal.SIGINT)
+        if as_user:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -268,7 +273,7 @@ def _browser_check(url: str, exp_id: str, parent, child, tmp_path: Path) -> None
     browser = webdriver.Chrome(service=Service(driver), options=opts)
     try:
         wait = WebDriverWait(browser, 90)
-        browser.get(f"{url}/#/experiments/{exp_id}")
+        browser.get(f"{url}/#/experiments/{exp_id}/runs")   # the training-runs table
         name = parent.info.run_name
         wait.until(lambda b: name in b.page_source)
         browser.save_screenshot(str(tmp_path / "experiment.png"))
@@ -276,10 +281,15 @@ def _browser_check(url: str, exp_id: str, parent, child, tmp_path: Path) -> None
         wait.until(lambda b: child.info.run_name in b.page_source)
         art = "sweep/optimization_history.png"
         browser.get(f"{url}/#/experiments/{exp_id}/runs/{parent.info.run_id}/artifacts/{art}")
-        wait.until(lambda b: b.execute_script(
-            "return Array.from(document.images).some("
-            "i => i.complete && i.naturalWidth > 300 && i.src.includes('optimization_history'))"))
-        browser.save_screenshot(str(tmp_path / "artifact.png"))
+        try:                           # the plot (880 px wide) shown by the artifact viewer
+            wait.until(lambda b: b.execute_script(
+                "return Array.from(document.images).some("
+                "i => i.complete && i.naturalWidth >= 800)"))
+        finally:
+            browser.save_screenshot(str(tmp_path / "artifact.png"))
+            print(browser.execute_script(
+                "return Array.from(document.images).map(i => [i.src.slice(0, 120), "
+                "i.naturalWidth])"))
     finally:
         browser.quit()
         print(json.dumps({"screenshots": str(tmp_path)}))
