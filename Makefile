@@ -27,6 +27,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+	sh .ci/e2e-deps.sh || echo "e2e-deps: could not install PostgreSQL/Chromium; e2e tests will skip"
 	$(BIN)/python -m pytest -q -m "slow or e2e" -x
 
 bench: $(STAMP)

@@ -82,3 +82,17 @@ def test_claim_smoke(claim, shared_executor, claim_store):
     outcome = run_claim(claim, "smoke", store=claim_store, executor=shared_executor)
     assert outcome.status != "ERROR", outcome.error
     assert outcome.verdict is not None and outcome.verdict.detail
+
+
+def test_claims_md_keeps_rows_verified_from_other_stores(tmp_path):
+    from assay.tracking import Store
+    from assay.verify import write_claims_md
+
+    reg = registry()
+    first, second = ALL_CLAIMS[0].id, ALL_CLAIMS[1].id
+    old = tmp_path / "CLAIMS.md"
+    row = f"| `{first}` | s | src | **PASS** | ratio 1.2 | 3 | 2026-11-01 | abcd1234 |"
+    old.write_text(f"{row}\n| `{second}` | s | src | not yet verified | x | | | |\n")
+    text = write_claims_md(Store.resolve(root=tmp_path / "empty"), reg, old).read_text()
+    assert row in text                                      # kept, with its date and commit
+    assert f"| `{second}` |" in text and text.count("not yet verified") == len(reg.claims) - 1

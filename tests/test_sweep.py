@@ -295,8 +295,7 @@ def _port():
         return s.getsockname()[1]
 
 
-@pytest.fixture
-def dask_processes(tmp_path):
+def _dask(worker_envs: list[dict[str, str]]):
     port = _port()
     dask = shutil.which("dask", path=os.path.dirname(sys.executable)) or "dask"
     sched = subprocess.Popen([dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
@@ -306,13 +305,14 @@ def dask_processes(tmp_path):
     workers = [subprocess.Popen([dask, "worker", addr, "--nthreads", "1", "--nworkers", "1",
                                  "--no-dashboard", "--host", "127.0.0.1"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
-               for _ in range(2)]
+                                start_new_session=True,
+                                env={**os.environ, "OMP_NUM_THREADS": "1", **env})
+               for env in worker_envs]
     try:
         from distributed import Client
 
         with Client(addr, timeout="60s") as c:
-            c.wait_for_workers(2, timeout=120)
+            c.wait_for_workers(len(workers), timeout=120)
         yield addr, workers
     finally:
         for p in [*workers, sched]:
@@ -325,6 +325,56 @@ def dask_processes(tmp_path):
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 os.killpg(p.pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def dask_processes():
+    yield from _dask([{}, {}])
+
+
+@pytest.fixture
+def dask_one_worker_without_plugins():
+    """Two workers; the second loads no installed plugins (as if they were not installed)."""
+    yield from _dask([{}, {"ASSAY_DISABLE_PLUGIN_AUTOLOAD": "1"}])
+
+
+@pytest.mark.e2e
+def test_workers_missing_a_plugin_get_no_runs(store, dask_one_worker_without_plugins, caplog):
+    from distributed import Client
+
+    addr, _ = dask_one_worker_without_plugins
+    loaded = load(QUICK, [*SMALL, "methods.optimizer.name=lion", "methods.optimizer.lr=3e-4"])
+    with Client(addr) as c:
+        c.get_task_stream()                                # the scheduler records every task
+        t0 = time.time()
+        with caplog.at_level("WARNING", logger="assay"):
+            result = run_sweep(loaded, sweep=sweep_block(trials=6, sampler="random"),
+                               store=store, scheduler=addr, progress=False, plots=False)
+        stream = c.get_task_stream(start=t0)
+        infos = c.run(lambda: os.environ.get("ASSAY_DISABLE_PLUGIN_AUTOLOAD", ""))
+    assert result.counts == {"complete": 6}                # no trial failed on the bad worker
+    warning = "\n".join(r.message for r in caplog.records)
+    assert "1 worker(s) excluded" in warning and "plugin 'lion' is not installed" in warning
+    bad = next(a for a, v in infos.items() if v == "1")
+    ran = [t["worker"] for t in stream if str(t["key"]).startswith("assay-")]
+    assert len(ran) == 6 and bad not in ran                # every run went to the good worker
+
+
+@pytest.mark.e2e
+def test_no_fit_worker_is_a_clear_error(store, dask_one_worker_without_plugins):
+    from assay.errors import UserError
+    from distributed import Client
+
+    addr, _ = dask_one_worker_without_plugins
+    with Client(addr) as c:                                # leave only the bad worker
+        infos = c.run(lambda: os.environ.get("ASSAY_DISABLE_PLUGIN_AUTOLOAD", ""))
+        good = [a for a, v in infos.items() if v != "1"]
+        c.retire_workers(good, close_workers=True)
+        c.wait_for_workers(1)
+    loaded = load(QUICK, [*SMALL, "methods.optimizer.name=lion"])
+    with pytest.raises(UserError, match="no Dask worker can run this experiment"):
+        run_sweep(loaded, sweep=sweep_block(trials=2, sampler="random"), store=store,
+                  scheduler=addr, progress=False, plots=False)
 
 
 @pytest.mark.e2e

@@ -207,7 +207,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     console.print(table)
     wt = Table(title="workers (against this driver's plugins)")
     for col in ("worker", "host", "threads", "resources", "python", "torch", "GPUs", "plugins"):
-        wt.add_column(col, overflow="fold")
+        wt.add_column(col, overflow="fold", no_wrap=col == "worker")
     for addr, w in sorted(sched["workers"].items()):
         info = infos.get(addr, {})
         why = mismatches(info, expect)
@@ -216,12 +216,22 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                    ", ".join(f"{k}={v:g}" for k, v in (w.get("resources") or {}).items()) or "-",
                    info.get("python", "?"), info.get("torch", "?"),
                    str(info.get("cuda_devices", 0)),
-                   "[green]match[/]" if not why else "[red]" + "; ".join(why) + "[/]")
+                   "[green]match[/]" if not why else "[red]" + _short(why) + "[/]")
     console.print(wt)
     _print_plugins(mine)
     if problems:
         console.print(f"[red]{problems} problem(s)[/]: runs are not sent to mismatched workers")
     return 1 if problems else 0
+
+
+def _short(why: list[str]) -> str:
+    """Mismatch lines, with the missing plugins on one line."""
+    import re
+
+    missing = [m.group(1) for w in why if (m := re.fullmatch(r"plugin '(.+)' is not installed", w))]
+    rest = [w for w in why if not re.fullmatch(r"plugin '(.+)' is not installed", w)]
+    head = [f"missing {len(missing)} plugin(s): {', '.join(missing)}"] if missing else []
+    return "; ".join(head + rest)
 
 
 def _print_plugins(info: dict) -> None:  # noqa: ANN001

@@ -195,6 +195,7 @@ def write_claims_md(store: Store | Sequence[Store], reg: Registry,
         runs += [] if exp is None else tracker.client.search_runs(
             [exp.experiment_id], "tags.`assay.kind` = 'claim' and tags.`assay.budget` = 'full'"
             " and attributes.status = 'FINISHED'", max_results=5000)
+    kept = _verified_rows(path)
     latest: dict[str, Any] = {}
     for r in sorted(runs, key=lambda r: -r.info.start_time):
         latest.setdefault(r.data.tags["assay.claim"], r)
@@ -206,6 +207,9 @@ def write_claims_md(store: Store | Sequence[Store], reg: Registry,
     for cid in sorted(reg.claims):
         c = reg.claims[cid]
         r = latest.get(cid)
+        if r is None and cid in kept:         # verified earlier, in a store not given here
+            lines.append(kept[cid])
+            continue
         if r is None:
             lines.append(f"| `{cid}` | {c.statement} | {c.source} | not yet verified | "
                          f"`assay verify {cid} --budget full` | | | |")
@@ -219,6 +223,22 @@ def write_claims_md(store: Store | Sequence[Store], reg: Registry,
                      f"{t.get('assay.commit', '')[:8]} |")
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def _verified_rows(path: Path) -> dict[str, str]:
+    """Rows of an existing CLAIMS.md that hold a full verification: a claim verified from
+    another store (another machine, an earlier session) keeps its row, date and commit,
+    until a newer verification in the given stores replaces it."""
+    import re
+
+    if not path.exists():
+        return {}
+    rows = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"\| `([^`]+)` \|", line)
+        if m and "| not yet verified |" not in line:
+            rows[m.group(1)] = line
+    return rows
 
 
 def run_verify_cli(args: Any) -> int:
