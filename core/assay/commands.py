@@ -96,7 +96,9 @@ def cmd_ui(args: argparse.Namespace) -> int:
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store.tracking_uri,
            "--default-artifact-root", store.artifact_root, "--host", "127.0.0.1",
            "--port", str(args.port), "--workers", "1"]  # one user, fast start
-    console.print(f"MLflow UI for {store.tracking_uri} at http://127.0.0.1:{args.port}")
+    console.print(f"MLflow UI for {store.tracking_uri} at http://127.0.0.1:{args.port}\n"
+                  "runs table of an experiment: choose \"Model training\" (top left), or open "
+                  f"http://127.0.0.1:{args.port}/#/experiments/<id>/runs")
     return subprocess.call(cmd)
 
 

@@ -1,9 +1,14 @@
-"""Where runs execute: inline in the driver, or on Dask (a LocalCluster by default).
+"""Where runs execute: inline in the driver, or on Dask (a local cluster by default).
 
 Workers are pure functions of a RunSpec. They stream each evaluation back to the driver
 (Dask structured events, fire-and-forget); when Optuna's pruner says stop, the driver pushes
-the decision to that worker process (``client.run``) and the run's next report returns True. The final RunResult comes back as the task's result.
-Every message lands in one thread-safe queue the driver reads from.
+the decision to that worker process (``client.run``) and the run's next report returns True.
+The final RunResult comes back as the task's result, gathered by ``as_completed``. Every
+message lands in one thread-safe queue the driver reads from.
+
+The local cluster: a scheduler in its own process, nannies in the driver, single-threaded
+worker processes forked from a server that imported torch and the plugins once. Workers are
+checked at warm-up (plugins and versions against the driver's) before any run is sent.
 """
 from __future__ import annotations
 
