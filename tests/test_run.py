@@ -111,3 +111,39 @@ def test_ui_answers_http_200_on_localhost(home):
         import signal
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=20)
+
+
+def test_before_step_sees_and_can_change_gradients():
+    """The hook runs between backward and the optimizer step: it sees non-zero gradients,
+    and gradients it zeroes leave plain SGD's weights untouched."""
+    import torch
+
+    from assay.api import load
+    from assay.loop import _optimizer, build_context, standard_loop
+    from assay.plugins import registry
+
+    plugin = str(Path(__file__).parent / "plugins" / "gradhook.py")
+    exp = {"name": "hook", "dataset": {"name": "synthetic-classification"},
+           "model": {"name": "mlp", "width": 8},
+           "methods": {"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0,
+                                     "weight_decay": 0.0},
+                       "loss": {"name": "frozen-ce", "freeze_after": 3}},
+           "train": {"steps": 6, "eval_every": 6}}
+    run = load(exp, {}, plugins=(plugin,)).run
+    ctx = build_context(run, lambda step, metrics: False, registry(run.plugins))
+    for m in ctx.methods.values():
+        m.setup(ctx)
+    ctx.optimizer = _optimizer(ctx)
+    snapshots = []
+    original = ctx.methods["loss"].before_step
+
+    def spy(c, step):
+        original(c, step)
+        snapshots.append([p.detach().clone() for p in c.model.parameters()])
+    ctx.methods["loss"].before_step = spy
+    standard_loop(ctx)
+    hook = ctx.methods["loss"]
+    assert len(hook.norms) == 6 and all(n > 0 for n in hook.norms)
+    final = list(ctx.model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(snapshots[3], final))   # frozen from step 4
+    assert not all(torch.equal(a, b) for a, b in zip(snapshots[0], snapshots[3]))

@@ -103,8 +103,9 @@ class Model(Component, abc.ABC):
 class Method(Component):
     """A paper's contribution to training. Subclass one of the slot bases below.
 
-    ``setup`` runs once before training, ``after_step`` after each optimizer step; both are
-    optional. The slot base names the one method each slot must implement.
+    ``setup`` runs once before training, ``before_step`` between backward and the optimizer
+    step (gradients in ``p.grad``), ``after_step`` after each optimizer step; all optional.
+    The slot base names the one method each slot must implement.
     """
 
     kind = "method"
@@ -112,6 +113,11 @@ class Method(Component):
 
     def setup(self, ctx: RunContext) -> None:
         """Optional: inspect or change the run context before the first step."""
+
+    def before_step(self, ctx: RunContext, step: int) -> None:
+        """Optional: called after backward (and gradient clipping) and before optimizer step
+        ``step`` (from 1): read or change the gradients (noise, projections, statistics)
+        without wrapping the optimizer."""
 
     def after_step(self, ctx: RunContext, step: int) -> None:
         """Optional: called after every optimizer step (step counts from 1)."""

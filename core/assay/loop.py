@@ -155,9 +155,12 @@ class RunContext:
 
 
 def standard_loop(ctx: RunContext) -> None:
-    """The plain supervised loop: batch -> loss -> backward -> step -> method hooks."""
+    """The plain supervised loop: batch -> loss -> backward -> before_step hooks -> step ->
+    after_step hooks."""
     model, opt, clip = ctx.model, ctx.optimizer, ctx.run.train.grad_clip
     assert opt is not None
+    base = Method.before_step
+    grad_hooks = [m for m in ctx.methods.values() if type(m).before_step is not base]
     running, count = 0.0, 0
     for step in range(ctx.total_steps):
         ctx.set_lr(step)
@@ -170,6 +173,8 @@ def standard_loop(ctx: RunContext) -> None:
         loss.backward()
         if clip:
             nn.utils.clip_grad_norm_(model.parameters(), clip)
+        for method in grad_hooks:
+            method.before_step(ctx, step + 1)
         opt.step()
         for method in ctx.methods.values():
             method.after_step(ctx, step + 1)
