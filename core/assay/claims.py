@@ -63,3 +63,58 @@ def verdict_over_seeds(claim: Claim, per_seed: list[dict[str, float]]) -> tuple[
     if not overall.passed and not any(seeds):
         return "FAIL", overall
     return "INCONCLUSIVE", overall
+
+
+# --- helpers for claims over sweep arms ---------------------------------------------------
+
+def sweep_trials(m: Metrics, arm: str, *params: str, metric: str) -> list[tuple[float, ...]]:
+    """(param values..., metric) of every finished trial of sweep arm ``arm`` (the
+    ``"<arm>/trials/<n>/<name>"`` numbers) whose metric is finite."""
+    import math
+
+    by_trial: dict[str, dict[str, float]] = {}
+    prefix = f"{arm}/trials/"
+    for key, value in m.items():
+        if key.startswith(prefix):
+            n, _, name = key[len(prefix):].partition("/")
+            by_trial.setdefault(n, {})[name] = value
+    return [tuple(t[p] for p in (*params, metric)) for t in by_trial.values()
+            if all(p in t for p in (*params, metric)) and math.isfinite(t[metric])]
+
+
+def _profile(points: Any) -> dict[float, float]:
+    best: dict[float, float] = {}
+    for x, loss in points:
+        best[x] = min(loss, best.get(x, float("inf")))
+    return best
+
+
+def grid_optimum(points: Any) -> float:
+    """Minimiser over x > 0 of a loss seen at grid points (x, loss): the lowest loss per x
+    (a profile when other parameters vary too), then the vertex of the parabola in log x
+    through the best point and its grid neighbours, clipped to them. At a grid edge, or
+    without curvature, the best grid point itself."""
+    import math
+
+    import numpy as np
+
+    best = _profile(points)
+    xs = sorted(best)
+    if not xs:
+        return math.nan
+    i = min(range(len(xs)), key=lambda j: best[xs[j]])
+    if i == 0 or i == len(xs) - 1:
+        return xs[i]
+    u = np.log(xs[i - 1:i + 2])
+    a, b, _ = np.polyfit(u, [best[x] for x in xs[i - 1:i + 2]], 2)
+    if a <= 0:
+        return xs[i]
+    return float(math.exp(min(max(-b / (2 * a), u[0]), u[2])))
+
+
+def grid_at_edge(points: Any) -> bool:
+    """True when the lowest loss sits at the smallest or largest grid value (of three or
+    more): the true optimum may lie beyond the grid, so the estimate is censored."""
+    best = _profile(points)
+    xs = sorted(best)
+    return len(xs) >= 3 and min(best, key=best.__getitem__) in (xs[0], xs[-1])

@@ -12,11 +12,10 @@ the best value and its two grid neighbours, clipped to them (``optimum``).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 
-import numpy as np
 
 from assay import Claim, Metrics, Verdict
+from assay.claims import grid_at_edge, grid_optimum, sweep_trials
 
 from .formula import LR_D_EXP, LR_N_EXP
 
@@ -37,48 +36,10 @@ HALF_OCTAVE = math.sqrt(2)
 
 def trials(m: Metrics, arm: str, *params: str, metric: str = OBJECTIVE) -> list[tuple[float, ...]]:
     """(param values..., metric) of every finished trial of ``arm`` with a finite metric."""
-    by_trial: dict[str, dict[str, float]] = {}
-    prefix = f"{arm}/trials/"
-    for key, value in m.items():
-        if key.startswith(prefix):
-            n, _, name = key[len(prefix):].partition("/")
-            by_trial.setdefault(n, {})[name] = value
-    return [tuple(t[p] for p in (*params, metric)) for t in by_trial.values()
-            if all(p in t for p in (*params, metric)) and math.isfinite(t[metric])]
+    return sweep_trials(m, arm, *params, metric=metric)
 
 
-def _profile(points: Iterable[tuple[float, float]]) -> dict[float, float]:
-    best: dict[float, float] = {}
-    for x, loss in points:
-        best[x] = min(loss, best.get(x, math.inf))
-    return best
-
-
-def optimum(points: Iterable[tuple[float, float]]) -> float:
-    """Minimiser over x > 0 of a loss seen at grid points (x, loss): the lowest loss per x
-    (a profile when other parameters vary too), then the vertex of the parabola in log x
-    through the best point and its grid neighbours, clipped to them. At a grid edge, or
-    without curvature, the best grid point itself."""
-    best = _profile(points)
-    xs = sorted(best)
-    if not xs:
-        return math.nan
-    i = min(range(len(xs)), key=lambda j: best[xs[j]])
-    if i == 0 or i == len(xs) - 1:
-        return xs[i]
-    u = np.log(xs[i - 1:i + 2])
-    a, b, _ = np.polyfit(u, [best[x] for x in xs[i - 1:i + 2]], 2)
-    if a <= 0:
-        return xs[i]
-    return float(math.exp(min(max(-b / (2 * a), u[0]), u[2])))
-
-
-def at_edge(points: Iterable[tuple[float, float]]) -> bool:
-    """True when the lowest loss sits at the smallest or largest grid value (of three or
-    more): the true optimum may lie beyond the grid, so the estimate is censored."""
-    best = _profile(points)
-    xs = sorted(best)
-    return len(xs) >= 3 and min(best, key=best.__getitem__) in (xs[0], xs[-1])
+optimum, at_edge = grid_optimum, grid_at_edge   # shared with the other law plugins (core)
 
 
 def best(m: Metrics, arm: str, param: str) -> tuple[float, bool]:
