@@ -138,12 +138,19 @@ def _sqlite_exec(path: str, sql: str, args: tuple[Any, ...] = ()) -> None:
 
 @cache
 def git_commit(cwd: str = ".") -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() if out.returncode == 0 else ""
-    except (OSError, subprocess.SubprocessError):
-        return ""
+    """The commit of the code that ran: the current folder's repository, else (running from
+    outside it, e.g. a results folder) the repository assay itself is installed from."""
+    import assay
+
+    for folder in (cwd, str(Path(assay.__file__).resolve().parent)):
+        try:
+            out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=folder, capture_output=True,
+                                 text=True, timeout=5)
+        except (OSError, subprocess.SubprocessError):
+            continue
+        if out.returncode == 0 and out.stdout.strip():
+            return out.stdout.strip()
+    return ""
 
 
 @dataclass
