@@ -419,11 +419,11 @@ class DaskExecutor:
             raise UserError("no Dask worker can run this experiment:\n" + lines +
                             "\ninstall the same plugins (and versions) on the workers; "
                             "`assay doctor --scheduler ...` shows what each one has")
-        self.allowed = good
-        self.n_slots = max(1, len(good))
-        import logging as _logging
-
-        _logging.getLogger("assay").warning(
+        info = self.client.scheduler_info()["workers"]
+        # by name: a worker its nanny restarts comes back at a new address, same name
+        self.allowed = [info[a].get("name", a) if a in info else a for a in good]
+        self.n_slots = max(1, sum(info.get(a, {}).get("nthreads", 1) for a in good))
+        logging.getLogger("assay").warning(
             "assay: %d worker(s) excluded, they cannot run this experiment:\n%s",
             len(bad), lines)
 

@@ -69,7 +69,8 @@ def study_storage(store: Store, name: str, url: str | None = None) -> tuple[Any,
     ``JournalFileBackend``, ``optuna.load_study`` and optuna-dashboard), written by the driver
     alone: see ``DriverJournal``. With ``url`` (``--study-storage``, ASSAY_STUDY_STORAGE or
     assay.toml), any storage Optuna accepts: a database URL (postgresql://, mysql://,
-    sqlite://) shared by a team."""
+    sqlite://) shared by a team. The one-driver-per-study lock is a file under the store's
+    folder: it does not stop a second driver of the same study on another machine."""
     import optuna
 
     if url:
@@ -94,7 +95,7 @@ def _driver_journal_class() -> Any:
     from optuna.storages.journal._file import get_lock_file
 
     class _DriverJournal(JournalFileBackend):
-        """The study's journal while one driver holds its lock (``<journal>.driver.lock``).
+        """The study's journal while one driver holds its lock (``<study>.driver.lock``).
 
         Optuna's file backend re-opens and re-reads the file before every storage operation
         and fsyncs every append: ~10 file operations per trial, each one a point where the
