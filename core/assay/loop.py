@@ -156,14 +156,21 @@ class RunContext:
 
 def standard_loop(ctx: RunContext) -> None:
     """The plain supervised loop: batch -> loss -> backward -> before_step hooks -> step ->
-    after_step hooks."""
+    after_step hooks, with the schedule's learning rate."""
+    run_steps(ctx, ctx.total_steps, ctx.set_lr)
+
+
+def run_steps(ctx: RunContext, n_steps: int, set_lr: Callable[[int], None]) -> None:
+    """``n_steps`` steps of the plain loop; ``set_lr(step)`` (from 0) sets the rates first.
+    Trainers that only change the step count or the learning-rate rule call this instead of
+    writing the loop again, so every method hook and evaluation behaves the same."""
     model, opt, clip = ctx.model, ctx.optimizer, ctx.run.train.grad_clip
     assert opt is not None
     base = Method.before_step
     grad_hooks = [m for m in ctx.methods.values() if type(m).before_step is not base]
     running, count = 0.0, 0
-    for step in range(ctx.total_steps):
-        ctx.set_lr(step)
+    for step in range(n_steps):
+        set_lr(step)
         x, y = ctx.batch()
         loss = ctx.loss(model, x, y)
         value = float(loss.detach())
@@ -179,7 +186,7 @@ def standard_loop(ctx: RunContext) -> None:
         for method in ctx.methods.values():
             method.after_step(ctx, step + 1)
         running, count = running + value, count + 1
-        if (step + 1) % ctx.eval_every == 0 or step + 1 == ctx.total_steps:
+        if (step + 1) % ctx.eval_every == 0 or step + 1 == n_steps:
             ctx.last_train_loss, running, count = running / count, 0.0, 0
             ctx.evaluate_and_report(step + 1)
 

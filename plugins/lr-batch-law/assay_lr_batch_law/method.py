@@ -16,13 +16,12 @@ optimisation objective the paper's bound is about.
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import Field
-from torch import nn
 
 from assay import Config, Paper, Trainer
+from assay.loop import run_steps
 
 if TYPE_CHECKING:
     from assay.loop import RunContext
@@ -62,35 +61,19 @@ class LrBatchLaw(Trainer):
         return max(1, round(self.config.epochs * ctx.data.n_train / ctx.run.train.batch_size))
 
     def train(self, ctx: RunContext) -> None:
-        c, model, opt = self.config, ctx.model, ctx.optimizer
+        c, opt = self.config, ctx.optimizer
         assert opt is not None
-        clip, batch = ctx.run.train.grad_clip, ctx.run.train.batch_size
+        batch = ctx.run.train.batch_size
         schedule = ctx.methods.get("schedule")
         n_steps = self.n_steps(ctx)
         peaks = [scaled_lr(g["lr"], batch, c.reference_batch, c.rule) for g in opt.param_groups]
-        running, count = 0.0, 0
-        for step in range(n_steps):
+
+        def set_lr(step: int) -> None:
             factor = schedule.factor(step, n_steps) if schedule else 1.0  # type: ignore[attr-defined]
             for group, peak in zip(opt.param_groups, peaks):
                 group["lr"] = peak * factor
-            x, y = ctx.batch()
-            loss = ctx.loss(model, x, y)
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                from assay.loop import NonFiniteLoss
 
-                raise NonFiniteLoss(f"train loss became {value} at step {step + 1}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            for method in ctx.methods.values():
-                method.after_step(ctx, step + 1)
-            running, count = running + value, count + 1
-            if (step + 1) % ctx.eval_every == 0 or step + 1 == n_steps:
-                ctx.last_train_loss, running, count = running / count, 0.0, 0
-                ctx.evaluate_and_report(step + 1)
+        run_steps(ctx, n_steps, set_lr)
         full = ctx.evaluate("train")
         ctx.final_metrics.update({
             "train_full/loss": full["train/loss"], "lr_batch/steps": float(n_steps),

@@ -17,9 +17,9 @@ import math
 from typing import TYPE_CHECKING
 
 from pydantic import Field
-from torch import nn
 
 from assay import Config, Paper, Trainer
+from assay.loop import run_steps
 
 from .formula import non_embedding_params, optimal_batch_tokens, optimal_lr
 
@@ -64,34 +64,18 @@ class StepLaw(Trainer):
         return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
     def train(self, ctx: RunContext) -> None:
-        model, opt, clip = ctx.model, ctx.optimizer, ctx.run.train.grad_clip
+        model, opt = ctx.model, ctx.optimizer
         assert opt is not None
         schedule = ctx.methods.get("schedule")
         n_steps = self.n_steps(ctx)
         peaks = [g["lr"] for g in opt.param_groups]
-        running, count = 0.0, 0
-        for step in range(n_steps):
+
+        def set_lr(step: int) -> None:
             for group, peak in zip(opt.param_groups, peaks):
                 group["lr"] = peak * (schedule.factor(step, n_steps)  # type: ignore[attr-defined]
                                       if schedule else self.lr_factor(step, n_steps, peak))
-            x, y = ctx.batch()
-            loss = ctx.loss(model, x, y)
-            value = float(loss.detach())
-            if not math.isfinite(value):
-                from assay.loop import NonFiniteLoss
 
-                raise NonFiniteLoss(f"train loss became {value} at step {step + 1}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if clip:
-                nn.utils.clip_grad_norm_(model.parameters(), clip)
-            opt.step()
-            for method in ctx.methods.values():
-                method.after_step(ctx, step + 1)
-            running, count = running + value, count + 1
-            if (step + 1) % ctx.eval_every == 0 or step + 1 == n_steps:
-                ctx.last_train_loss, running, count = running / count, 0.0, 0
-                ctx.evaluate_and_report(step + 1)
+        run_steps(ctx, n_steps, set_lr)
         x = ctx.data.train[0]
         per_example = int(x.shape[1]) if ctx.data.task == "lm" else 1
         n, d = non_embedding_params(model), n_steps * ctx.run.train.batch_size * per_example
