@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from assay import Optimizer, UserError
+from pydantic import Field, field_validator
+
+from assay import Config, Optimizer, UserError
 
 if TYPE_CHECKING:
     from assay.plugins import Registry
@@ -51,3 +53,18 @@ def instantiate(reg: Registry, ref: Mapping[str, Any]) -> Optimizer:
     full = resolve_component(reg, "method", ref, PATH)
     cls = _optimizer_class(reg, full["name"])
     return cls(cls.Config.model_validate({k: v for k, v in full.items() if k != "name"}))
+
+
+class InnerConfig(Config):
+    """Config base of an optimizer-slot wrapper: the ``inner`` optimizer that takes the step,
+    validated and completed with its defaults when the experiment loads."""
+
+    inner: dict[str, Any] = Field(
+        default_factory=lambda: {"name": "sgd"}, validate_default=True,
+        description="The optimizer that takes the step, as {name, **config}: any "
+                    "optimizer-slot method (e.g. {name: adamw, lr: 0.003})")
+
+    @field_validator("inner")
+    @classmethod
+    def _complete_inner(cls, v: Any) -> dict[str, Any]:
+        return complete(v)

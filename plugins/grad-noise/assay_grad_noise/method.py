@@ -23,7 +23,7 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from assay import Config, Optimizer, Paper, Parameterization
@@ -45,22 +45,13 @@ def noise_std(step: int, eta: float, gamma: float) -> float:
     return math.sqrt(eta / (1 + step) ** gamma)
 
 
-class GradNoiseConfig(Config):
+class GradNoiseConfig(_inner.InnerConfig):
     """Paper: https://arxiv.org/abs/1511.06807 - add N(0, eta / (1 + t)^gamma) to every
     gradient before the inner optimizer's step."""
 
     eta: float = Field(0.01, ge=0, le=100, description="Noise variance at step 0 (paper: "
                                                         "0.01, 0.3 or 1.0)")
     gamma: float = Field(0.55, ge=0, le=10, description="Annealing exponent of the variance")
-    inner: dict[str, Any] = Field(
-        default_factory=lambda: {"name": "sgd"}, validate_default=True,
-        description="The optimizer that takes the step, as {name, **config}: any "
-                    "optimizer-slot method (e.g. {name: sgd, lr: 0.01, momentum: 0})")
-
-    @field_validator("inner")
-    @classmethod
-    def _complete_inner(cls, v: Any) -> dict[str, Any]:
-        return _inner.complete(v)
 
 
 class GradNoise(Optimizer):

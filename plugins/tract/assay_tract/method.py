@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
 from assay import Config, Optimizer, Paper, UserError
@@ -92,7 +92,7 @@ def tract_gradient(grad: torch.Tensor, rows: torch.Tensor, lam: float) -> torch.
     return torch.linalg.solve(gram, g.T).T.reshape(grad.shape)            # gram is symmetric
 
 
-class TrActConfig(Config):
+class TrActConfig(_inner.InnerConfig):
     """Paper: https://arxiv.org/abs/2410.23970 - the first layer's weight gradient is
     preconditioned by (x^T x / n + lambda I)^-1 so its pre-activations train like an
     embedding's."""
@@ -102,15 +102,6 @@ class TrActConfig(Config):
                                                         "with lr / lambda)")
     layer: str | None = Field(None, description="Dotted module name of the layer to change "
                                                 "(None: the first Linear/Conv in the model)")
-    inner: dict[str, Any] = Field(
-        default_factory=lambda: {"name": "sgd"}, validate_default=True,
-        description="The optimizer that takes the step, as {name, **config}: any "
-                    "optimizer-slot method (e.g. {name: adamw, lr: 0.003})")
-
-    @field_validator("inner")
-    @classmethod
-    def _complete_inner(cls, v: Any) -> dict[str, Any]:
-        return _inner.complete(v)
 
 
 class TrAct(Optimizer):
