@@ -1,12 +1,15 @@
 """Sweep overhead and speedup: assay against a bare loop and hand-glued Optuna + MLflow.
 
-    python bench/sweep_overhead.py [--noop-trials 200] [--mlp-trials 64] [--skip-mlp]
+    python bench/sweep_overhead.py [--noop-trials 200] [--mlp-trials 64] [--repeat 3]
+                                   [--skip-noop | --skip-mlp]
 
 Two workloads:
 - noop: trials that train nothing (a closed-form objective), so every millisecond is
   orchestration: Optuna ask/tell, Dask round trip, the MLflow child run.
-- mlp: digits MLP trials of ~1 s each, timed from command start to exit (worker start-up,
-  store creation and imports included), compared with the bare serial loop.
+- mlp: digits MLP trials of ~1 s each. Every variant is one command timed from its start to
+  its exit (imports, worker start-up and store creation included, as the issue counts
+  them), in rounds that run all four variants one after the other; medians are reported,
+  and each round's ratios, because this VM's speed drifts between minutes.
 Prints a table of times and ratios. Numbers go to bench/README.md by hand, with the date.
 """
 from __future__ import annotations
@@ -110,63 +113,76 @@ def _mlp_runs(n: int) -> list:
             for lr in _lrs(n, 1e-4, 3e-2)]
 
 
-def mlp_bare(n: int) -> float:
+def bare_body(n: int, part: int = 0, parts: int = 1) -> None:
+    """The bare loop: the training function called on each setting, nothing else."""
     from assay.loop import execute
 
-    runs = _mlp_runs(n)
-    t = time.perf_counter()
-    for run in runs:
+    for run in _mlp_runs(n)[part::parts]:
         execute(run)
-    return time.perf_counter() - t
 
 
-def mlp_glued(n: int) -> float:
+def glued_body(n: int) -> None:
+    """What users write today: Optuna's optimize loop, a fluent-API MLflow run per trial."""
     import mlflow
     import optuna
-
     from assay.api import load
     from assay.loop import execute
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    mlflow.set_tracking_uri(f"sqlite:///{os.getcwd()}/mlflow.db")
+    mlflow.set_experiment("glued-mlp")
+
+    def objective(trial: optuna.Trial) -> float:
+        lr = trial.suggest_float("lr", 1e-4, 3e-2, log=True)
+        with mlflow.start_run(run_name=f"trial-{trial.number}"):
+            mlflow.log_param("lr", lr)
+            result = execute(load(str(HERE / "mlp.yaml"), {"methods.optimizer.lr": lr}).run)
+            for step, metrics in result.history:
+                for k, v in metrics.items():
+                    mlflow.log_metric(k, v, step=step)
+        return result.metrics["val/loss"]
+
+    optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).optimize(
+        objective, n_trials=n)
+
+
+def _py(call: str) -> list[str]:
+    code = f"import sys; sys.path.insert(0, {str(HERE)!r}); import sweep_overhead as b; b.{call}"
+    return [sys.executable, "-c", code]
+
+
+def mlp_command(kind: str, n: int, workers: int) -> float:
+    """Wall time of one whole command, from its start to its exit (imports, worker start-up
+    and store creation included), run in a fresh folder."""
     with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "ASSAY_HOME": f"{tmp}/runs"}
+        if kind == "bare":
+            cmds = [_py(f"bare_body({n})")]
+        elif kind == "two":                     # control: half the trials each, 1 thread
+            cmds = [_py(f"torch_threads(1); b.bare_body({n}, {i}, 2)") for i in (0, 1)]
+        elif kind == "glued":
+            cmds = [_py(f"glued_body({n})")]
+        else:
+            cmds = [[*ASSAY, "sweep", str(HERE / "mlp.yaml"), "--trials", str(n),
+                     "--workers", str(workers)]]
         t = time.perf_counter()
-        mlflow.set_tracking_uri(f"sqlite:///{tmp}/mlflow.db")
-        mlflow.set_experiment("glued-mlp")
-
-        def objective(trial: optuna.Trial) -> float:
-            lr = trial.suggest_float("lr", 1e-4, 3e-2, log=True)
-            with mlflow.start_run(run_name=f"trial-{trial.number}"):
-                mlflow.log_param("lr", lr)
-                result = execute(load(str(HERE / "mlp.yaml"), {"methods.optimizer.lr": lr}).run)
-                for step, metrics in result.history:
-                    for k, v in metrics.items():
-                        mlflow.log_metric(k, v, step=step)
-            return result.metrics["val/loss"]
-
-        optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).optimize(
-            objective, n_trials=n)
-        return time.perf_counter() - t
+        procs = [subprocess.Popen(c, cwd=tmp, env=env, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True) for c in cmds]
+        errs = [p.communicate()[1] for p in procs]
+        wall = time.perf_counter() - t
+        if any(p.returncode for p in procs):
+            raise SystemExit(f"{kind}: a command failed\n" + "\n".join(errs))
+        return wall
 
 
-def mlp_two_processes(n: int) -> float:
-    """Control: two plain processes, each running half the trials serially, 1 thread each."""
-    code = ("import sys, torch; torch.set_num_threads(1); sys.path.insert(0, %r); "
-            "import sweep_overhead as b; from assay.loop import execute; "
-            "runs = b._mlp_runs(%d)[%d::2]; [execute(r) for r in runs]")
-    t = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-c", code % (str(HERE), n, i)]) for i in (0, 1)]
-    for p in procs:
-        p.wait()
-    return time.perf_counter() - t
+def torch_threads(n: int) -> None:
+    import torch
+
+    torch.set_num_threads(n)
 
 
-def mlp_assay(n: int, workers: int) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        subprocess.run([*ASSAY, "sweep", str(HERE / "mlp.yaml"), "--trials", str(n),
-                        "--workers", str(workers)], cwd=tmp, check=True,
-                       stdout=subprocess.DEVNULL, env={**os.environ, "ASSAY_HOME": f"{tmp}/runs"})
-        return time.perf_counter() - t
+MLP_KINDS = {"bare": "bare serial loop", "two": "two plain processes (control)",
+             "glued": "hand-glued Optuna + MLflow", "assay": "assay sweep"}
 
 
 def main() -> None:
@@ -175,32 +191,45 @@ def main() -> None:
     ap.add_argument("--mlp-trials", type=int, default=64)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--skip-mlp", action="store_true")
+    ap.add_argument("--skip-noop", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="MLP rounds (each runs all four)")
     args = ap.parse_args()
-    n = args.noop_trials
-    print(f"== no-op trials (n={n}): orchestration cost per trial ==")
-    bare = noop_bare(n)
-    mem = noop_optuna_memory(n)
-    glued = noop_glued(n)
-    steady, median_gap, wall = noop_assay(n, args.workers)
-    print(f"bare loop                        {bare * 1e3:9.3f} ms/trial")
-    print(f"Optuna ask/tell, in memory       {mem * 1e3:9.3f} ms/trial")
-    print(f"hand-glued Optuna + MLflow       {glued * 1e3:9.3f} ms/trial")
-    print(f"assay sweep, {args.workers} workers (steady)   {steady * 1e3:9.3f} ms/trial "
-          f"(median gap {median_gap * 1e3:.1f} ms; whole command {wall:.1f} s)")
-    print(f"ratio hand-glued / assay         {glued / steady:9.2f}x")
+    if not args.skip_noop:
+        n = args.noop_trials
+        print(f"== no-op trials (n={n}): orchestration cost per trial ==")
+        bare = noop_bare(n)
+        mem = noop_optuna_memory(n)
+        glued = noop_glued(n)
+        steady, median_gap, wall = noop_assay(n, args.workers)
+        print(f"bare loop                        {bare * 1e3:9.3f} ms/trial")
+        print(f"Optuna ask/tell, in memory       {mem * 1e3:9.3f} ms/trial")
+        print(f"hand-glued Optuna + MLflow       {glued * 1e3:9.3f} ms/trial")
+        print(f"assay sweep, {args.workers} workers (steady)   {steady * 1e3:9.3f} ms/trial "
+              f"(median gap {median_gap * 1e3:.1f} ms; whole command {wall:.1f} s)")
+        print(f"ratio hand-glued / assay         {glued / steady:9.2f}x")
     if args.skip_mlp:
         return
-    m = args.mlp_trials
-    print(f"\n== {m} digits-MLP trials: whole command, start to exit ==")
-    t_bare = mlp_bare(m)
-    print(f"bare serial loop                 {t_bare:7.1f} s  ({t_bare / m:.2f} s/trial)  1.00x")
-    t_two = mlp_two_processes(m)
-    print(f"two plain processes (control)    {t_two:7.1f} s  {t_bare / t_two:5.2f}x")
-    t_glued = mlp_glued(m)
-    print(f"hand-glued Optuna + MLflow       {t_glued:7.1f} s  {t_bare / t_glued:5.2f}x")
-    t_assay = mlp_assay(m, args.workers)
-    print(f"assay sweep, {args.workers} workers           {t_assay:7.1f} s  {t_bare / t_assay:5.2f}x")
-
+    m, reps = args.mlp_trials, args.repeat
+    print(f"\n== {m} digits-MLP trials: whole command, start to exit; "
+          f"{reps} interleaved round(s), median [min-max] ==")
+    times: dict[str, list[float]] = {k: [] for k in MLP_KINDS}
+    for r in range(reps):
+        for kind in MLP_KINDS:
+            times[kind].append(mlp_command(kind, m, args.workers))
+        print(f"round {r + 1}: " + "  ".join(f"{k} {v[-1]:.1f} s" for k, v in times.items()),
+              flush=True)
+    bare = statistics.median(times["bare"])
+    for kind, label in MLP_KINDS.items():
+        t = times[kind]
+        ratios = [b / x for b, x in zip(times["bare"], t)]     # within a round
+        if kind == "assay":
+            label = f"assay sweep, {args.workers} workers"
+        print(f"{label:33s}{statistics.median(t):7.1f} s [{min(t):.1f}-{max(t):.1f}]  "
+              f"{bare / statistics.median(t):5.2f}x  (per round: "
+              + " ".join(f"{x:.2f}" for x in ratios) + ")")
+    ctl = [x / a for x, a in zip(times["two"], times["assay"])]
+    print("assay's speed against the two-process control, per round: "
+          + " ".join(f"{x:.2f}" for x in ctl))
 
 if __name__ == "__main__":
     main()

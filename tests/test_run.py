@@ -147,3 +147,24 @@ def test_before_step_sees_and_can_change_gradients():
     final = list(ctx.model.parameters())
     assert all(torch.equal(a, b) for a, b in zip(snapshots[3], final))   # frozen from step 4
     assert not all(torch.equal(a, b) for a, b in zip(snapshots[0], snapshots[3]))
+
+
+def test_digits_read_without_sklearn_match_sklearn():
+    """digits_arrays reads scikit-learn's shipped CSV directly (no ~2 s sklearn import in
+    every worker); it must give exactly what load_digits gives, and stay read-only."""
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from assay.builtin.datasets import digits_arrays
+
+    images, labels = digits_arrays()
+    raw = load_digits()
+    assert images.shape == (1797, 8, 8) and labels.dtype == np.int64
+    np.testing.assert_array_equal(images, raw.images)
+    np.testing.assert_array_equal(labels, raw.target)
+    with pytest.raises(ValueError):
+        images[0, 0, 0] = 1.0
+    code = ("import sys; from assay.builtin.datasets import digits_arrays; digits_arrays(); "
+            "print('sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -244,28 +244,80 @@ def gpu_plan(n_workers: int, n_gpus: int, visible: str | None = None) -> list[di
     return plan
 
 
+# What Dask's nannies put in the environment before they start a worker process. Workers
+# fork from the forkserver, so the server must be started with it too.
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+              "PYTHONHASHSEED": "6640", "ASSAY_WORKER": "1"}
+
+
+# Dask's housekeeping, made coarser for our own cluster. Every Dask server (scheduler,
+# nanny, worker) runs a 20 ms event-loop health tick and a 500 ms system monitor; each worker
+# also samples its threads' stacks every 10 ms for the dashboard's profile page and checks
+# its memory every 100 ms. On a 2-core machine where the workers are the load, all of that
+# wakes up between (and, the profiler, inside) trials.
+QUIET_DASK = {"distributed.admin.tick.interval": "500ms",
+              "distributed.admin.system-monitor.interval": "2s",
+              "distributed.worker.profile.enabled": False,
+              "distributed.worker.memory.monitor-interval": "500ms"}
+
+
+def _dask_env(config: Mapping[str, Any]) -> dict[str, str]:
+    """The same settings as DASK_* environment variables (for a process we start)."""
+    return {"DASK_" + k.upper().replace(".", "__").replace("-", "_"): str(v)
+            for k, v in config.items()}
+
+
+def _start_method() -> str | None:
+    import multiprocessing
+
+    method = os.environ.get("ASSAY_WORKER_START", "forkserver")
+    return method if method in multiprocessing.get_all_start_methods() else None
+
+
+def start_forkserver() -> None:
+    """Start the server local workers fork from, now: it imports torch and the plugins
+    (``assay._preload``, ~4 s of CPU) on the second core while the driver loads the
+    experiment and opens MLflow on the first, instead of after Dask's scheduler is up.
+    Call it early, while the driver is still single-threaded (the server is spawned with
+    the workers' environment). Idempotent; ASSAY_WORKER_START=spawn turns it off."""
+    if _start_method() != "forkserver":
+        return
+    import multiprocessing
+    from multiprocessing import forkserver
+
+    if getattr(forkserver._forkserver, "_forkserver_pid", None):
+        return
+    multiprocessing.get_context("forkserver").set_forkserver_preload(
+        ["distributed", "assay._preload"])
+    saved = {k: os.environ.get(k) for k in WORKER_ENV}
+    os.environ.update(WORKER_ENV)
+    try:
+        forkserver.ensure_running()
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
 def _forkserver_with_torch() -> None:
     """Local workers fork from a server that has imported torch and the plugins once
     (``assay._preload``) instead of each importing them: ~5 s less CPU per worker at start.
-    ASSAY_WORKER_START=spawn goes back to Dask's default."""
-    import multiprocessing
-
+    Dask's own forkserver set-up would import numpy and pandas into the driver (~1 s) to
+    preload them; ours preloads what workers use. ASSAY_WORKER_START=spawn goes back to
+    Dask's default."""
     import dask
 
-    method = os.environ.get("ASSAY_WORKER_START", "forkserver")
-    if method not in multiprocessing.get_all_start_methods():
+    method = _start_method()
+    if method is None:
         return
     dask.config.set({"distributed.worker.multiprocessing-method": method})
     if method == "forkserver":
-        from distributed.utils import get_mp_context
+        import distributed.utils
 
-        get_mp_context()                 # Dask sets its own preload list once; extend it
-        from multiprocessing import forkserver
-
-        mods = list(getattr(forkserver._forkserver, "_preload_modules", None) or
-                    ["distributed"])
-        multiprocessing.get_context("forkserver").set_forkserver_preload(
-            [*mods, "assay._preload"])
+        start_forkserver()
+        distributed.utils._forkserver_preload_set = True   # skip Dask's preload imports
 
 
 def _local_cluster(n_workers: int, log_dir: str | None) -> Any:
@@ -294,7 +346,7 @@ def _local_cluster(n_workers: int, log_dir: str | None) -> Any:
                    json.dumps({"cls": "distributed.Scheduler", "opts": self.scheduler_kwargs})]
             env = {**os.environ,
                    "DASK_DISTRIBUTED__SCHEDULER__IDLE_TIMEOUT": "1 hour",  # a last resort
-                   "DASK_LOGGING__DISTRIBUTED": "warning"}
+                   "DASK_LOGGING__DISTRIBUTED": "warning", **_dask_env(QUIET_DASK)}
             with open(log, "ab") as err:
                 self.process = await asyncio.create_subprocess_exec(
                     *cmd, stderr=err, env=env, preexec_fn=_die_with_parent)
@@ -358,6 +410,8 @@ class DaskExecutor:
         Called before the experiment is even loaded, workers boot while the driver imports;
         ``set_warm`` then tells them what to pre-load."""
         if self._thread is None:
+            if not self.scheduler and self.workers:
+                start_forkserver()              # from this (main) thread, before Dask's
             self._thread = threading.Thread(target=self._start, name="assay-dask-start",
                                             daemon=True)
             self._thread.start()
@@ -375,12 +429,13 @@ class DaskExecutor:
             from distributed import Client
 
             dask.config.set({
+                **(QUIET_DASK if not self.scheduler else {}),
                 "distributed.worker.daemon": False,
                 # Dask's nannies start workers with MALLOC_TRIM_THRESHOLD_=65536 (hand freed
                 # memory back to the OS at once). torch allocates and frees on every step:
                 # a digits-MLP trial ran 1.28x slower with it (0.50 s vs 0.39 s, bench/).
                 "distributed.nanny.pre-spawn-environ": {
-                    "OMP_NUM_THREADS": 1, "MKL_NUM_THREADS": 1, "OPENBLAS_NUM_THREADS": 1}})
+                    k: v for k, v in WORKER_ENV.items() if k.endswith("THREADS")}})
             if self.scheduler:
                 self.client = Client(self.scheduler, timeout="30s")
             else:

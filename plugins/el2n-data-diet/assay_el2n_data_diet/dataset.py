@@ -30,12 +30,12 @@ class NoisyDigits(Dataset):
     paper = PAPER
 
     def load(self, seed: int) -> Data:
-        from sklearn.datasets import load_digits
+        from assay.builtin.datasets import digits_arrays
 
         c = self.config
-        raw = load_digits()
-        x = (raw.images / 16.0).astype(np.float32)[:, None]          # (N, 1, 8, 8)
-        y = raw.target.astype(np.int64)
+        images, labels = digits_arrays()
+        x = (images / 16.0).astype(np.float32)[:, None]              # (N, 1, 8, 8)
+        y = labels.astype(np.int64)
         rng = np.random.default_rng(c.data_seed)
         perm = rng.permutation(len(x))
         n_val = max(1, round(len(x) * c.val_fraction))
