@@ -99,3 +99,21 @@ def test_bulk_failure_falls_back_once_without_duplicates(tmp_path, caplog):
     assert len(runs) == 2 * len(RESULTS)
     assert {tracker.client.get_run(i).info.status for i in ids} == {"FINISHED", "KILLED",
                                                                    "FAILED"}
+
+
+def test_bulk_path_matches_client_when_a_run_is_recorded_again(tmp_path):
+    """A second record of a run (its tags and latest metrics already stored) updates them as
+    MLflow's client does: newer step wins, older history stays."""
+    got = []
+    for name, bulk in (("bulk", True), ("plain", False)):
+        tracker = Tracker(Store.resolve(root=tmp_path / name))
+        if not bulk:
+            tracker._sql = None
+        h = Handle()
+        tracker.apply([Create(h, "exp", "trial", TAGS, {}, None)])
+        tracker.apply([Record(h, RESULTS[1])])            # pruned at step 5
+        tracker.apply([Record(Handle(h.run_id), RESULTS[0])])   # then finished at step 20
+        got.append(_snapshot(tracker, h.run_id))
+    assert got[0] == got[1]
+    assert got[0]["status"] == "FINISHED" and got[0]["metrics"]["val/loss"] == 0.25
+    assert got[0]["history"]["val/loss"] == [(5, 2.0), (10, 0.5), (20, 0.25)]

