@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import os
 import queue
 import time
 from dataclasses import dataclass, field
@@ -286,9 +287,24 @@ def run_law(loaded: Loaded, **kwargs: Any) -> LawResult:
 def run_law_cli(args: Any) -> int:
     from assay.law_report import print_law
 
-    loaded = load(args.experiment, args.override, args.plugin)
+    from assay.executor import DaskExecutor
+
     store = Store.resolve(args.tracking_uri)
-    result = run_law(loaded, store=store, workers=args.workers, scheduler=args.scheduler,
-                     study_storage=args.study_storage)
+    executor = None
+    if args.workers != 0:                       # workers boot while the experiment loads
+        executor = DaskExecutor(queue.Queue(), workers=args.workers, scheduler=args.scheduler,
+                                topic=f"assay-{os.getpid()}-law", warm=None,
+                                state_dir=str(store.root / "states"),
+                                log_dir=str(store.root / "logs"))
+        executor.start()
+    try:
+        loaded = load(args.experiment, args.override, args.plugin)
+        if executor is not None:
+            executor.set_warm(loaded.registry.sources, loaded.run.model_dump_json())
+        result = run_law(loaded, store=store, workers=args.workers, scheduler=args.scheduler,
+                         study_storage=args.study_storage, executor=executor)
+    finally:
+        if executor is not None:
+            executor.close()
     print_law(result, loaded, store)
     return 0
