@@ -584,3 +584,14 @@ class DaskExecutor:
             pass
 
 
+def start_early(workers: int | None, scheduler: str | None, root: Any,
+                kind: str) -> DaskExecutor | None:
+    """A command's Dask executor, started before its experiment loads, so that workers boot
+    while the driver imports (``set_warm`` follows the load). None for ``--workers 0``."""
+    if workers == 0:
+        return None
+    ex = DaskExecutor(queue.Queue(), workers=workers, scheduler=scheduler,
+                      topic=f"assay-{os.getpid()}-{kind}", warm=None,
+                      state_dir=str(root / "states"), log_dir=str(root / "logs"))
+    ex.start()
+    return ex

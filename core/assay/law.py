@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
 import queue
 import time
 from dataclasses import dataclass, field
@@ -285,18 +284,11 @@ def run_law(loaded: Loaded, **kwargs: Any) -> LawResult:
 
 
 def run_law_cli(args: Any) -> int:
+    from assay.executor import start_early
     from assay.law_report import print_law
 
-    from assay.executor import DaskExecutor
-
     store = Store.resolve(args.tracking_uri)
-    executor = None
-    if args.workers != 0:                       # workers boot while the experiment loads
-        executor = DaskExecutor(queue.Queue(), workers=args.workers, scheduler=args.scheduler,
-                                topic=f"assay-{os.getpid()}-law", warm=None,
-                                state_dir=str(store.root / "states"),
-                                log_dir=str(store.root / "logs"))
-        executor.start()
+    executor = start_early(args.workers, args.scheduler, store.root, "law")
     try:
         loaded = load(args.experiment, args.override, args.plugin)
         if executor is not None:

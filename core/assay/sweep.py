@@ -25,7 +25,7 @@ from typing import Any
 
 from assay.api import Loaded
 from assay.errors import UserError
-from assay.executor import DaskExecutor, InlineExecutor, Message
+from assay.executor import DaskExecutor, InlineExecutor, Message, start_early
 from assay.space import SweepSpec, make_pruner, make_sampler, parse_sweep
 from assay.spec import build_run, canonical
 from assay.tracking import Store, Tracker, run_tags
@@ -556,12 +556,7 @@ def run_sweep_cli(args: Any) -> int:
     from assay.sweep_report import print_summary
 
     store = Store.resolve(args.tracking_uri)
-    executor = None
-    if args.workers != 0:                       # workers boot while the experiment loads
-        executor = DaskExecutor(queue.Queue(), workers=args.workers, scheduler=args.scheduler,
-                                topic=f"assay-{os.getpid()}-sweep", warm=None,
-                                log_dir=str(store.root / "logs"))
-        executor.start()
+    executor = start_early(args.workers, args.scheduler, store.root, "sweep")
     try:
         loaded = load(args.experiment, args.override, args.plugin)
         sweep = parse_sweep(loaded.experiment.sweep)
