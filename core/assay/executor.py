@@ -303,7 +303,7 @@ def start_forkserver() -> None:
 
 def _forkserver_with_torch() -> None:
     """Local workers fork from a server that has imported torch and the plugins once
-    (``assay._preload``) instead of each importing them: ~5 s less CPU per worker at start.
+    (``assay._preload``) instead of each importing them: ~4 s less CPU per worker at start.
     Dask's own forkserver set-up would import numpy and pandas into the driver (~1 s) to
     preload them; ours preloads what workers use. ASSAY_WORKER_START=spawn goes back to
     Dask's default."""

@@ -333,8 +333,7 @@ class Tracker:
                     end_time=None, deleted_time=None, source_version="",
                     lifecycle_stage="active"))
                 tags += [dict(key=k, value=v, run_uuid=run_id) for k, v in run_tags.items()]
-                params += [dict(key=k, value=str(v)[:6000], run_uuid=run_id)
-                           for k, v in op.params.items()]
+                params += _param_rows(run_id, op.params)
                 tag_keys[run_id] = set(run_tags)
                 op.handle.run_id = run_id
         made = set(tag_keys)
@@ -368,8 +367,7 @@ class Tracker:
                     else:
                         tags.append(dict(key=k, value=v, run_uuid=run_id))
                         have.add(k)
-                params += [dict(key=k, value=str(v)[:6000], run_uuid=run_id)
-                           for k, v in op.params.items()]
+                params += _param_rows(run_id, op.params)
                 seen: set[tuple[str, int, float]] = set()
                 for k, v, step in _metric_rows(result):
                     if (k, step, v) in seen:
@@ -382,17 +380,16 @@ class Tracker:
                         latest[(run_id, k)] = fresh[(run_id, k)] = new
                 ends.append(dict(run_uuid=run_id, status=MLFLOW_STATUS[result.status],
                                  end_time=now))
-            rows = [dict(run_uuid=r, key=k, step=st, timestamp=ts, value=v, is_nan=False)
-                    for (r, k), (st, ts, v) in fresh.items()]
+            new_latest, old_latest = [], []
+            for (r, k), (st, ts, v) in fresh.items():
+                row = dict(run_uuid=r, key=k, step=st, timestamp=ts, value=v, is_nan=False)
+                (old_latest if (r, k) in stored else new_latest).append(row)
             for model, batch in ((SqlRun, runs), (SqlTag, tags), (SqlParam, params),
-                                 (SqlMetric, metrics),
-                                 (SqlLatestMetric, [x for x in rows
-                                                    if (x["run_uuid"], x["key"]) not in stored])):
+                                 (SqlMetric, metrics), (SqlLatestMetric, new_latest)):
                 if batch:
                     session.execute(insert(model), batch)
-            for model, batch in ((SqlLatestMetric, [x for x in rows
-                                                    if (x["run_uuid"], x["key"]) in stored]),
-                                 (SqlTag, tag_updates), (SqlRun, ends)):
+            for model, batch in ((SqlLatestMetric, old_latest), (SqlTag, tag_updates),
+                                 (SqlRun, ends)):
                 if batch:
                     session.execute(update(model), batch)
 
@@ -450,6 +447,10 @@ def _metric_rows(result: RunResult) -> list[tuple[str, float, int]]:
     rows += [(k, float(v), last_step) for k, v in result.metrics.items()
              if _finite(v) and k not in logged]
     return rows
+
+
+def _param_rows(run_id: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return [dict(key=k, value=str(v)[:6000], run_uuid=run_id) for k, v in params.items()]
 
 
 def _result_tags(result: RunResult) -> dict[str, str]:
