@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ASSAY = [sys.executable, "-m", "assay.cli"]
+ASSAY = [sys.executable, "-m", "assay._cli.main"]
 
 
 def _env(tmp: str) -> dict[str, str]:
@@ -117,7 +117,7 @@ def noop_assay(n: int, workers: int) -> tuple[float, float, float]:
 # --- mlp workload ------------------------------------------------------------------------
 
 def _mlp_runs(n: int) -> list:
-    from assay.api import load
+    from assay._drive.run import load
 
     return [load(str(HERE / "mlp.yaml"), {"methods.optimizer.lr": lr}).run
             for lr in _lrs(n, 1e-4, 3e-2)]
@@ -125,7 +125,7 @@ def _mlp_runs(n: int) -> list:
 
 def bare_body(n: int, part: int = 0, parts: int = 1) -> None:
     """The bare loop: the training function called on each setting, nothing else."""
-    from assay.loop import execute
+    from assay._run.loop import execute
 
     for run in _mlp_runs(n)[part::parts]:
         execute(run)
@@ -135,8 +135,8 @@ def glued_body(n: int) -> None:
     """What users write today: Optuna's optimize loop, a fluent-API MLflow run per trial."""
     import mlflow
     import optuna
-    from assay.api import load
-    from assay.loop import execute
+    from assay._drive.run import load
+    from assay._run.loop import execute
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     mlflow.set_tracking_uri(f"sqlite:///{os.getcwd()}/mlflow.db")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from assay.claims import Claim, Verdict, verdict_over_seeds
-from assay.plugins import registry
+from assay._plugins.registry import registry
 
 ROOT = Path(__file__).resolve().parents[1]
 PLUGIN_DIRS = sorted(p for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
@@ -58,7 +58,7 @@ ALL_CLAIMS = sorted(registry().claims.values(), key=lambda c: c.id)
 
 @pytest.fixture(scope="module")
 def shared_executor():
-    from assay.executor import DaskExecutor
+    from assay._dispatch.executor import DaskExecutor
 
     ex = DaskExecutor(queue.Queue(), workers=2)
     ex.start()
@@ -68,7 +68,7 @@ def shared_executor():
 
 @pytest.fixture(scope="module")
 def claim_store(tmp_path_factory):
-    from assay.tracking import Store
+    from assay._record.tracking import Store
 
     return Store.resolve(root=tmp_path_factory.mktemp("claims") / "assay-runs")
 
@@ -77,7 +77,7 @@ def claim_store(tmp_path_factory):
 @pytest.mark.parametrize("claim", ALL_CLAIMS, ids=lambda c: c.id)
 def test_claim_smoke(claim, shared_executor, claim_store):
     """Every claim's code path end to end on a tiny budget; the verdict is not a result."""
-    from assay.verify import run_claim
+    from assay._drive.verify import run_claim
 
     outcome = run_claim(claim, "smoke", store=claim_store, executor=shared_executor)
     assert outcome.status != "ERROR", outcome.error
@@ -85,8 +85,8 @@ def test_claim_smoke(claim, shared_executor, claim_store):
 
 
 def test_claims_md_keeps_rows_verified_from_other_stores(tmp_path):
-    from assay.tracking import Store
-    from assay.verify import write_claims_md
+    from assay._record.tracking import Store
+    from assay._drive.verify import write_claims_md
 
     reg = registry()
     first, second = ALL_CLAIMS[0].id, ALL_CLAIMS[1].id

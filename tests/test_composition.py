@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from assay.api import load
-from assay.loop import execute
+from assay._drive.run import load
+from assay._run.loop import execute
 
 ROOT = Path(__file__).resolve().parents[1]
 

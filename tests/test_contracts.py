@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from assay.plugins import registry
+from assay._plugins.registry import registry
 from assay.testing import (
     BackendContract, ComponentContract, DatasetContract, MethodContract, ModelContract,
     assert_same_data, check_config, check_data, check_lowers_loss, check_name, check_repeats,

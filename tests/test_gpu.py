@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from assay.api import load
-from assay.executor import expected_plugins, gpu_plan, local_gpus, mismatches
-from assay.plugins import registry
-from assay.spec import instantiate
+from assay._drive.run import load
+from assay._dispatch.executor import expected_plugins, gpu_plan, local_gpus, mismatches
+from assay._plugins.registry import registry
+from assay._experiment.resolve import instantiate
 
 EXP = {"name": "gpu-check", "dataset": {"name": "synthetic-classification"},
        "model": {"name": "mlp", "width": 8}, "train": {"steps": 2, "eval_every": 1}}
@@ -27,9 +27,9 @@ def test_cuda_runs_ask_for_one_gpu_and_cpu_runs_for_none():
 
 
 def test_the_sweep_driver_submits_with_the_backends_resources(tmp_path):
-    from assay.space import parse_sweep
-    from assay.sweep import Driver
-    from assay.tracking import Store
+    from assay._experiment.space import parse_sweep
+    from assay._drive.sweep import Driver
+    from assay._record.tracking import Store
 
     loaded = load({**EXP, "backend": {"name": "cuda"},
                    "sweep": {"space": {"methods.optimizer.lr": {"log_uniform": [1e-4, 1e-2]}}}},
@@ -90,7 +90,7 @@ def test_workers_without_the_experiments_plugins_are_named():
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_a_run_trains_on_the_pinned_device():
-    from assay.loop import execute
+    from assay._run.loop import execute
 
     result = execute(_run({"name": "cuda", "dtype": "bfloat16"}))
     assert result.status == "finished"

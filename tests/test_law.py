@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assay.api import load
-from assay.law import run_law
-from assay.lawfit import estimate_optimum, fit_law, vertex
-from assay.tracking import Store
+from assay._drive.run import load
+from assay._drive.law import run_law
+from assay._drive.lawfit import estimate_optimum, fit_law, vertex
+from assay._record.tracking import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 SYNTH = str(ROOT / "tests" / "plugins" / "synthetic_law.py")
@@ -45,7 +45,7 @@ def test_optimum_interval_covers_truth_on_noisy_data():
 
 
 def test_fit_recovers_a_known_exponent():
-    from assay.lawfit import Optimum
+    from assay._drive.lawfit import Optimum
 
     widths = np.array([[16.0], [64.0], [256.0]])
     opts = [Optimum(0.5 * w ** -0.5, 0, 0, 10, np.log(0.5 * w ** -0.5) + np.zeros(50))

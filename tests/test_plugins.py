@@ -8,7 +8,7 @@ import warnings
 import pytest
 
 from assay.errors import UserError
-from assay.plugins import load_registry
+from assay._plugins.registry import load_registry
 
 COMPONENT = '''
 from assay import Config, Dataset, hookimpl
@@ -82,7 +82,7 @@ def test_local_plugin_version_follows_its_source(tmp_path):
 def test_cli_plugins_lists_lion_and_survives_a_broken_file(tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text("raise RuntimeError('boom')\n")
-    out = subprocess.run([sys.executable, "-m", "assay.cli", "plugins", "--plugin", str(broken)],
+    out = subprocess.run([sys.executable, "-m", "assay._cli.main", "plugins", "--plugin", str(broken)],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     text = out.stdout + out.stderr
@@ -92,7 +92,7 @@ def test_cli_plugins_lists_lion_and_survives_a_broken_file(tmp_path):
 
 
 def test_help_is_fast_and_lists_commands():
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "assay.cli", "--help"],
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "assay._cli.main", "--help"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0
     for cmd in ("plugins", "run", "sweep", "law", "verify", "schema", "ui", "new"):

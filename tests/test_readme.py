@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.cli import main
+from assay._cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -29,7 +29,7 @@ def test_readme_starts_with_the_two_commands():
 
 
 def test_readme_commands_parse():
-    from assay.cli import parser
+    from assay._cli.main import parser
 
     assert len(COMMANDS) >= 6
     for cmd in COMMANDS:

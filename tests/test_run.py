@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from assay.cli import main
+from assay._cli.main import main
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = str(ROOT / "examples" / "quickstart.yaml")
@@ -90,7 +90,7 @@ def _free_port() -> int:
 def test_ui_answers_http_200_on_localhost(home):
     main(["run", QUICK, "-o", "train.steps=20", "-o", "train.eval_every=10"])
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "assay.cli", "ui", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "assay._cli.main", "ui", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
     try:
@@ -118,9 +118,9 @@ def test_before_step_sees_and_can_change_gradients():
     and gradients it zeroes leave plain SGD's weights untouched."""
     import torch
 
-    from assay.api import load
-    from assay.loop import _optimizer, build_context, standard_loop
-    from assay.plugins import registry
+    from assay._drive.run import load
+    from assay._run.loop import _optimizer, build_context, standard_loop
+    from assay._plugins.registry import registry
 
     plugin = str(Path(__file__).parent / "plugins" / "gradhook.py")
     exp = {"name": "hook", "dataset": {"name": "synthetic-classification"},
@@ -155,7 +155,7 @@ def test_digits_read_without_sklearn_match_sklearn():
     import numpy as np
     from sklearn.datasets import load_digits
 
-    from assay.builtin.datasets import digits_arrays
+    from assay._builtin.datasets import digits_arrays
 
     images, labels = digits_arrays()
     raw = load_digits()
@@ -164,7 +164,7 @@ def test_digits_read_without_sklearn_match_sklearn():
     np.testing.assert_array_equal(labels, raw.target)
     with pytest.raises(ValueError):
         images[0, 0, 0] = 1.0
-    code = ("import sys; from assay.builtin.datasets import digits_arrays; digits_arrays(); "
+    code = ("import sys; from assay._builtin.datasets import digits_arrays; digits_arrays(); "
             "print('sklearn' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

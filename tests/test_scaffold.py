@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from assay.cli import main
-from assay.scaffold import new_plugin
+from assay._cli.main import main
+from assay._cli.scaffold import new_plugin
 
 
 @pytest.mark.parametrize("bad", ["Bad_Name", "demo_x", "-demo", "demo--x", "9lives", "demo-"])
@@ -62,7 +62,7 @@ def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_generated_plugin_installs_lists_and_passes_its_tests(tmp_path: Path) -> None:
-    made = _run("-m", "assay.cli", "new", "plugin", "demo-x", "--dir", str(tmp_path),
+    made = _run("-m", "assay._cli.main", "new", "plugin", "demo-x", "--dir", str(tmp_path),
                 cwd=tmp_path)
     assert made.returncode == 0, made.stderr
     root = tmp_path / "demo-x"
@@ -72,7 +72,7 @@ def test_generated_plugin_installs_lists_and_passes_its_tests(tmp_path: Path) ->
     try:
         installed = _run(*pip, cwd=tmp_path)
         assert installed.returncode == 0, installed.stderr
-        listed = _run("-m", "assay.cli", "plugins", cwd=tmp_path)
+        listed = _run("-m", "assay._cli.main", "plugins", cwd=tmp_path)
         assert listed.returncode == 0, listed.stderr
         assert "demo-x" in listed.stdout and "demo-x (optimizer)" in listed.stdout, listed.stdout
         assert "demo-x:headline" in listed.stdout, listed.stdout

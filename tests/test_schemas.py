@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 import yaml
 
-from assay.schema import render
+from assay._cli.schema import render
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from assay.api import load
-from assay.cli import main
+from assay._drive.run import load
+from assay._cli.main import main
 from assay.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]

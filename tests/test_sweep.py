@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from assay.api import load
-from assay.space import parse_sweep
-from assay.sweep import run_sweep
-from assay.tracking import Store
+from assay._drive.run import load
+from assay._experiment.space import parse_sweep
+from assay._drive.sweep import run_sweep
+from assay._record.tracking import Store
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = str(ROOT / "examples" / "quickstart.yaml")
@@ -170,7 +170,7 @@ def test_pruning_reaches_live_runs_on_workers(store):
 # --- slow: processes killed under a running sweep ---------------------------------------------
 
 def _sweep_cmd(*extra):
-    return [sys.executable, "-m", "assay.cli", "sweep", QUICK, "--plugin", CHAOS,
+    return [sys.executable, "-m", "assay._cli.main", "sweep", QUICK, "--plugin", CHAOS,
             "-o", "methods.optimizer={name: chaos, mode: slow, sleep_s: 0.02}",
             "-o", "methods.schedule={name: constant}", "-o", "train.steps=100",
             "-o", "train.eval_every=20", "-o", "model.width=16",

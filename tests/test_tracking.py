@@ -7,8 +7,8 @@ import logging
 
 import pytest
 
-from assay.loop import RunResult
-from assay.tracking import Create, Handle, Record, Store, Tracker
+from assay._run.loop import RunResult
+from assay._record.tracking import Create, Handle, Record, Store, Tracker
 
 RESULTS = [
     RunResult("k-finished", "finished", metrics={"val/loss": 0.25, "train/loss": 0.5,

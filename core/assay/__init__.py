@@ -1,21 +1,122 @@
 """assay: ML research methods as plugins; sweeps on Dask with Optuna; everything in MLflow.
 
-The public API is this list; everything else is private.
+The public API is this module's ``__all__`` plus the public submodules ``assay.spec`` (the run
+data model), ``assay.kinds``, ``assay.hookspecs``, ``assay.claims``, ``assay.errors``,
+``assay.lib`` and ``assay.testing``. Everything under a leading underscore is private and may
+change in any release; an import-linter contract keeps plugins, examples and the scaffold off
+it. Plugins declare the API they are written against as ``assay>=1,<2``.
+
+How the core is laid out (the flow of data, top to bottom)::
+
+    _experiment/  experiment file -> ExperimentSpec -> RunSpec (validation, sweep space)   driver
+    _plugins/     the registry: builtins, entry points, --plugin files                     both
+    _run/         RunSpec -> RunResult: the one loop and the RunContext                    WORKER
+    _dispatch/    where runs execute: inline or on Dask (worker-side code apart)           both
+    _record/      RunResult -> MLflow: store, bulk writer, run-key index                   driver
+    _drive/       the programs built from those: run, sweep, law, verify, demo            driver
+    _cli/         argument parsing and the commands
+    _builtin/     the core's own components, registered like any plugin's
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from assay.claims import Claim, Metrics, Verdict
 from assay.errors import UserError
 from assay.hookspecs import hookimpl
 from assay.kinds import (
     Adapter, Backend, Config, Data, Dataset, DataSelection, Loss, Method, Model, Optimizer,
-    Paper, Parameterization, Pruning, Schedule, Study, Trainer,
+    Paper, Parameterization, Pruning, RunContext, Schedule, Trainer,
 )
 
-__version__ = "0.1.0"
+if TYPE_CHECKING:
+    from assay._run.context import NonFiniteLoss, RunResult
+
+from assay._version import API_VERSION, __version__
 
 __all__ = [
-    "Adapter", "Backend", "Claim", "Config", "Data", "DataSelection", "Dataset", "Loss",
-    "Method", "Metrics", "Model", "Optimizer", "Paper", "Parameterization", "Pruning",
-    "Schedule", "Study", "Trainer", "UserError", "Verdict", "hookimpl", "__version__",
+    # components
+    "Adapter", "Backend", "Config", "Data", "DataSelection", "Dataset", "Loss", "Method",
+    "Model", "Optimizer", "Paper", "Parameterization", "Pruning", "Schedule", "Trainer",
+    # the run, as a method sees it
+    "RunContext", "RunResult", "NonFiniteLoss",
+    # claims and plugin plumbing
+    "Claim", "Metrics", "Verdict", "UserError", "hookimpl",
+    # Python entry points (what the CLI runs)
+    "load", "run", "sweep", "law", "verify",
+    "API_VERSION", "__version__",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # torch-backed names are imported on first use: ``import assay`` stays light
+    if name in ("RunResult", "NonFiniteLoss"):
+        from assay._run import context
+
+        return getattr(context, name)
+    raise AttributeError(f"module 'assay' has no attribute {name!r}")
+
+
+def load(path: Any, overrides: Any = (), plugins: Any = ()) -> Any:
+    """Read and validate an experiment (a YAML path or a dict), with ``overrides``
+    (``["train.steps=10"]`` or ``{"train.steps": 10}``) and extra plugin files or modules.
+    Returns a ``Loaded`` with ``.experiment`` (ExperimentSpec) and ``.run`` (RunSpec); raises
+    :class:`UserError` with the dotted path of anything invalid."""
+    from assay._drive.run import load as _load
+
+    return _load(path, overrides, plugins)
+
+
+def _loaded(experiment: Any, overrides: Any, plugins: Any) -> Any:
+    from assay._drive.run import Loaded
+
+    return experiment if isinstance(experiment, Loaded) else load(experiment, overrides, plugins)
+
+
+def run(experiment: Any, overrides: Any = (), *, plugins: Any = (), tracking_uri: str | None = None,
+        rerun: bool = False, progress: bool = False) -> tuple[str, Any, bool]:
+    """Run an experiment once and record it in MLflow (a finished run with the same key is
+    reused unless ``rerun``). Returns ``(run_id, result, reused)``: ``result`` is a
+    :class:`RunResult` for a new run, the recorded metrics for a reused one."""
+    from assay._drive.run import run_once
+    from assay._record.tracking import Store
+
+    return run_once(_loaded(experiment, overrides, plugins), Store.resolve(tracking_uri),
+                    rerun=rerun, progress=progress)
+
+
+def sweep(experiment: Any, overrides: Any = (), *, plugins: Any = (), trials: int | None = None,
+          workers: int | None = None, tracking_uri: str | None = None,
+          study_name: str | None = None, **options: Any) -> Any:
+    """Run the experiment's ``sweep:`` block (Optuna on Dask, every trial in MLflow) and return
+    the ``SweepResult`` (``.best``, ``.trials``, ``.study_name``)."""
+    from assay._drive.sweep import run_sweep
+    from assay._record.tracking import Store
+
+    return run_sweep(_loaded(experiment, overrides, plugins), store=Store.resolve(tracking_uri),
+                     trials=trials, workers=workers, study_name=study_name, **options)
+
+
+def law(experiment: Any, overrides: Any = (), *, plugins: Any = (), workers: int | None = None,
+        tracking_uri: str | None = None, **options: Any) -> Any:
+    """Run the experiment's ``law:`` study and return the ``LawResult`` (the fitted power law
+    with its intervals, every point's optimum and the holdout check)."""
+    from assay._drive.law import run_law
+    from assay._record.tracking import Store
+
+    return run_law(_loaded(experiment, overrides, plugins), store=Store.resolve(tracking_uri),
+                   workers=workers, **options)
+
+
+def verify(claim: str | Claim, budget: str = "smoke", *, seeds: int | None = None,
+           tracking_uri: str | None = None) -> Any:
+    """Run one claim (an id such as ``"lion:smaller-lr"`` or a :class:`Claim`) at ``budget``
+    (``smoke`` or ``full``) and return its outcome (``.status``, ``.verdict``, per-seed numbers)."""
+    from assay._drive.verify import run_claim, select
+    from assay._plugins.registry import registry
+    from assay._record.tracking import Store
+
+    if isinstance(claim, str):
+        found = select(registry(), [claim], False)
+        claim = found[0]
+    return run_claim(claim, budget, seeds, store=Store.resolve(tracking_uri))

@@ -1,33 +1,223 @@
-"""Claims: a paper's headline result as a falsifiable check at small scale.
+"""Claims: a paper's headline result as a falsifiable check at small scale (public).
 
 A claim is data plus a pure function. Its ``arms`` are experiment files (package data of the
 plugin, same format as any experiment); each arm is run once per seed (a sweep when the file
-has a ``sweep:`` block). The measured numbers reach ``check`` as flat ``Metrics``:
+has a ``sweep:`` block). The numbers of one seed reach ``check`` as flat ``Metrics``:
 
-- a run arm gives ``"<arm>/<metric>"`` (e.g. ``"lion/val/loss"``);
+- a run arm gives ``"<arm>/<metric>"`` (e.g. ``"lion/val/loss"``, ``"lion/cost/wall_s"``);
 - a sweep arm gives ``"<arm>/best/<metric>"`` and ``"<arm>/best/<dotted.param>"`` of its best
-  trial.
+  trial, and ``"<arm>/trials/<n>/<name>"`` for every parameter and every final metric of every
+  finished trial ``n`` (read them with :func:`trials`).
 
-``check`` is called on the per-seed numbers and on their mean: PASS when the mean and every
-seed pass, FAIL when the mean and every seed fail, INCONCLUSIVE when the seeds disagree.
+``check`` returns a :class:`Verdict` holding the claim's **effects** for that seed: each one
+number with the side the paper is on (:func:`at_least`, :func:`at_most`, :func:`between`).
+The verdict over seeds is statistical (:func:`decide`): for every effect, a Student-t
+interval of its mean over seeds (95% by default, sized to the number of seeds):
+
+- PASS when the interval lies on the paper's side of the threshold, for every effect;
+- FAIL when, for some effect, it lies entirely on the other side;
+- INCONCLUSIVE when it straddles (the summary says which way the mean leans, and how far).
+
+One seed gives no interval, so a single-seed (smoke) run is never a PASS. At a true null
+effect the rule passes about 2.5% of the time (one-sided), whatever the number of seeds.
+
+A check may instead return a **guard**, a verdict of its own with its reason, which takes
+precedence over the statistic: ``INVALID`` (an arm's baseline diverged or sits at chance),
+``NOT-ESTABLISHED`` (a tuned optimum at the edge of its grid: a bound, not a measurement) or
+``VACUOUS`` (the premise never happened, e.g. no outliers were detected at all).
+
+A claim may declare that seeds are added while the verdict is inconclusive
+(``max_seeds``, ``seed_step``); the rule is part of the claim, fixed before any number is seen.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import math
+import statistics
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from assay.lib.optimum import grid_at_edge, grid_optimum
 
 Metrics = Mapping[str, float]
+GuardKind = Literal["INVALID", "NOT-ESTABLISHED", "VACUOUS"]
+GUARDS: tuple[GuardKind, ...] = ("INVALID", "NOT-ESTABLISHED", "VACUOUS")   # by precedence
+STATUSES = ("PASS", "FAIL", "INCONCLUSIVE", *GUARDS)
+
+__all__ = [
+    "Claim", "Decision", "Effect", "EffectSummary", "Guard", "Metrics", "STATUSES", "Verdict",
+    "at_least", "at_most", "best", "between", "decide", "diverged", "grid_at_edge",
+    "grid_optimum", "invalid", "not_established", "t_interval", "trials", "vacuous",
+]
+
+
+# --- what a check returns ---------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Effect:
+    """One number a claim is decided on, for one seed, with the paper's side: the paper holds
+    when ``value >= low`` (if set) and ``value <= high`` (if set)."""
+
+    name: str
+    value: float
+    low: float | None = None
+    high: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.low is None and self.high is None:
+            raise ValueError(f"effect {self.name!r}: give low, high or both")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError(f"effect {self.name!r}: low {self.low} > high {self.high}")
+
+    @property
+    def side(self) -> str:
+        """The paper's side in words, e.g. ``">= 0.95"`` or ``"in [3, 10]"``."""
+        if self.low is not None and self.high is not None:
+            return f"in [{self.low:g}, {self.high:g}]"
+        return f">= {self.low:g}" if self.low is not None else f"<= {self.high:g}"
+
+
+def at_least(name: str, value: float, low: float) -> Effect:
+    """The paper says ``value >= low``."""
+    return Effect(name, float(value), low=low)
+
+
+def at_most(name: str, value: float, high: float) -> Effect:
+    """The paper says ``value <= high``."""
+    return Effect(name, float(value), high=high)
+
+
+def between(name: str, value: float, low: float, high: float) -> Effect:
+    """The paper says ``low <= value <= high``."""
+    return Effect(name, float(value), low=low, high=high)
+
+
+@dataclass(frozen=True)
+class Guard:
+    kind: GuardKind
+    reason: str
+
+
+def invalid(reason: str) -> Guard:
+    """An arm cannot be compared: its baseline diverged or never left chance."""
+    return Guard("INVALID", reason)
+
+
+def not_established(reason: str) -> Guard:
+    """A tuned optimum sits at the edge of its grid: the comparison rests on a bound."""
+    return Guard("NOT-ESTABLISHED", reason)
+
+
+def vacuous(reason: str) -> Guard:
+    """The claim's premise did not occur, so its check says nothing."""
+    return Guard("VACUOUS", reason)
 
 
 @dataclass(frozen=True)
 class Verdict:
-    passed: bool
-    detail: str                                   # the measured numbers and the threshold
-    numbers: Mapping[str, float] = field(default_factory=dict)
+    """What ``check`` returns for one seed: a sentence with the measured numbers, the
+    effects the claim is decided on, and optionally a guard that overrides them."""
 
+    detail: str
+    effects: tuple[Effect, ...] = ()
+    guard: Guard | None = None
+    numbers: Mapping[str, float] = field(default_factory=dict)   # other numbers worth keeping
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "effects", tuple(self.effects))
+        if not self.effects and self.guard is None:
+            raise ValueError("a Verdict needs at least one effect (or a guard)")
+
+
+# --- the verdict over seeds -------------------------------------------------------------------
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """Two-sided Student-t interval of the mean; (-inf, inf) for fewer than two values."""
+    n = len(values)
+    if n < 2:
+        return -math.inf, math.inf
+    from scipy import stats
+
+    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
+    return mean - half, mean + half
+
+
+@dataclass(frozen=True)
+class EffectSummary:
+    name: str
+    side: str
+    values: tuple[float, ...]
+    mean: float
+    interval: tuple[float, float]
+    status: str                    # PASS | FAIL | INCONCLUSIVE
+    lean: str                      # for INCONCLUSIVE: which way the mean leans, how far
+
+    def line(self) -> str:
+        lo, hi = self.interval
+        seeds = ", ".join(f"{v:.4g}" for v in self.values)
+        text = (f"{self.name} = {self.mean:.4g} [{lo:.4g}, {hi:.4g}] (paper: {self.side}; "
+                f"seeds {seeds})")
+        return f"{text}; {self.lean}" if self.lean else text
+
+
+def _summarise(name: str, effects: Sequence[Effect], confidence: float) -> EffectSummary:
+    first = effects[0]
+    values = tuple(e.value for e in effects)
+    mean = statistics.fmean(values)
+    lo, hi = t_interval(values, confidence)
+    low, high = first.low, first.high
+    inside = (low is None or lo >= low) and (high is None or hi <= high)
+    outside = (low is not None and hi < low) or (high is not None and lo > high)
+    status = "PASS" if inside else "FAIL" if outside else "INCONCLUSIVE"
+    lean = ""
+    if status == "INCONCLUSIVE":
+        holds = (low is None or mean >= low) and (high is None or mean <= high)
+        edge = low if low is not None and (high is None or mean < low or
+                                             abs(mean - low) <= abs(mean - high)) else high
+        lean = (f"the mean leans {'toward' if holds else 'against'} the paper, "
+                f"{abs(mean - edge):.3g} from its threshold {edge:g}")
+    return EffectSummary(name, first.side, values, mean, (lo, hi), status, lean)
+
+
+@dataclass(frozen=True)
+class Decision:
+    status: str                                   # one of STATUSES
+    reason: str                                   # the guard's reason, or the effects in words
+    effects: tuple[EffectSummary, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "PASS"
+
+
+def decide(per_seed: Sequence[Verdict], confidence: float = 0.95) -> Decision:
+    """The claim's verdict from its per-seed verdicts (see the module docstring)."""
+    if not per_seed:
+        raise ValueError("no seeds to decide on")
+    for kind in GUARDS:
+        hits = [(s, v.guard) for s, v in enumerate(per_seed) if v.guard and v.guard.kind == kind]
+        if hits:
+            reasons = "; ".join(f"seed {s}: {g.reason}" for s, g in hits)  # type: ignore[union-attr]
+            return Decision(kind, reasons)
+    names = [e.name for e in per_seed[0].effects]
+    for s, v in enumerate(per_seed):
+        if [e.name for e in v.effects] != names:
+            raise ValueError(f"seed {s} reports effects {[e.name for e in v.effects]}, "
+                             f"seed 0 {names}: a check must report the same effects every seed")
+        bad = [e.name for e in v.effects if not math.isfinite(e.value)]
+        if bad:
+            return Decision("INVALID", f"seed {s}: effect {', '.join(bad)} is not finite")
+    summaries = tuple(_summarise(n, [v.effects[i] for v in per_seed], confidence)
+                      for i, n in enumerate(names))
+    statuses = {e.status for e in summaries}
+    status = "FAIL" if "FAIL" in statuses else "PASS" if statuses == {"PASS"} else "INCONCLUSIVE"
+    return Decision(status, "; ".join(e.line() for e in summaries), summaries)
+
+
+# --- the claim --------------------------------------------------------------------------------
 
 @dataclass
 class Claim:
@@ -38,6 +228,9 @@ class Claim:
     check: Callable[[Metrics], Verdict]
     package: str                                  # the plugin package holding the files
     seeds: int = 3
+    max_seeds: int | None = None                  # add seeds while INCONCLUSIVE, up to this
+    seed_step: int = 2                            # ... this many at a time
+    confidence: float = 0.95
     budget_s: float = 900                         # full budget on 2 CPU cores
     smoke: Mapping[str, Any] = field(default_factory=lambda: {
         "train.steps": 20, "train.eval_every": 10, "sweep.trials": 2})
@@ -47,74 +240,55 @@ class Claim:
         slug, _, short = self.id.partition(":")
         if not slug or not short or self.id != self.id.lower():
             raise ValueError(f"claim id {self.id!r} must look like '<slug>:<short-kebab>'")
+        if self.seeds < 1 or (self.max_seeds is not None and self.max_seeds < self.seeds):
+            raise ValueError(f"claim {self.id}: need 1 <= seeds <= max_seeds")
+        if self.seed_step < 1 or not 0.5 < self.confidence < 1:
+            raise ValueError(f"claim {self.id}: seed_step >= 1 and confidence in (0.5, 1)")
 
     def arm_path(self, arm: str) -> Path:
         return Path(str(resources.files(self.package).joinpath(self.arms[arm])))
 
+    def decide(self, per_seed: Sequence[Verdict]) -> Decision:
+        return decide(per_seed, self.confidence)
 
-def verdict_over_seeds(claim: Claim, per_seed: list[dict[str, float]]) -> tuple[str, Verdict]:
-    """Combine per-seed checks with the check on the mean: PASS / FAIL / INCONCLUSIVE."""
-    keys = set.intersection(*(set(m) for m in per_seed)) if per_seed else set()
-    mean = {k: sum(m[k] for m in per_seed) / len(per_seed) for k in keys}
-    overall = claim.check(mean)
-    seeds = [claim.check(m).passed for m in per_seed]
-    if overall.passed and all(seeds):
-        return "PASS", overall
-    if not overall.passed and not any(seeds):
-        return "FAIL", overall
-    return "INCONCLUSIVE", overall
+    def more_seeds(self, decision: Decision, n: int) -> int:
+        """How many seeds to add after ``n`` gave ``decision`` (0: stop)."""
+        if decision.status != "INCONCLUSIVE" or self.max_seeds is None:
+            return 0
+        return max(0, min(self.seed_step, self.max_seeds - n))
 
 
-# --- helpers for claims over sweep arms ---------------------------------------------------
+# --- helpers for checks -----------------------------------------------------------------------
 
-def sweep_trials(m: Metrics, arm: str, *params: str, metric: str) -> list[tuple[float, ...]]:
-    """(param values..., metric) of every finished trial of sweep arm ``arm`` (the
-    ``"<arm>/trials/<n>/<name>"`` numbers) whose metric is finite."""
-    import math
-
-    by_trial: dict[str, dict[str, float]] = {}
+def trials(m: Metrics, arm: str) -> list[dict[str, float]]:
+    """Every finished trial of sweep arm ``arm``: its parameters (dotted paths) and its final
+    metrics, from the ``"<arm>/trials/<n>/<name>"`` numbers, in trial order."""
+    by_trial: dict[int, dict[str, float]] = {}
     prefix = f"{arm}/trials/"
     for key, value in m.items():
         if key.startswith(prefix):
             n, _, name = key[len(prefix):].partition("/")
-            by_trial.setdefault(n, {})[name] = value
-    return [tuple(t[p] for p in (*params, metric)) for t in by_trial.values()
+            by_trial.setdefault(int(n), {})[name] = value
+    return [by_trial[n] for n in sorted(by_trial)]
+
+
+def sweep_trials(m: Metrics, arm: str, *params: str, metric: str) -> list[tuple[float, ...]]:
+    """``(param values..., metric)`` of every trial of ``arm`` that has them, metric finite."""
+    return [tuple(t[p] for p in (*params, metric)) for t in trials(m, arm)
             if all(p in t for p in (*params, metric)) and math.isfinite(t[metric])]
 
 
-def _profile(points: Any) -> dict[float, float]:
-    best: dict[float, float] = {}
-    for x, loss in points:
-        best[x] = min(loss, best.get(x, float("inf")))
-    return best
+def best(m: Metrics, arm: str, name: str) -> float:
+    """A number of the best trial of sweep arm ``arm`` (a parameter or a metric)."""
+    return m[f"{arm}/best/{name}"]
 
 
-def grid_optimum(points: Any) -> float:
-    """Minimiser over x > 0 of a loss seen at grid points (x, loss): the lowest loss per x
-    (a profile when other parameters vary too), then the vertex of the parabola in log x
-    through the best point and its grid neighbours, clipped to them. At a grid edge, or
-    without curvature, the best grid point itself."""
-    import math
-
-    import numpy as np
-
-    best = _profile(points)
-    xs = sorted(best)
-    if not xs:
-        return math.nan
-    i = min(range(len(xs)), key=lambda j: best[xs[j]])
-    if i == 0 or i == len(xs) - 1:
-        return xs[i]
-    u = np.log(xs[i - 1:i + 2])
-    a, b, _ = np.polyfit(u, [best[x] for x in xs[i - 1:i + 2]], 2)
-    if a <= 0:
-        return xs[i]
-    return float(math.exp(min(max(-b / (2 * a), u[0]), u[2])))
-
-
-def grid_at_edge(points: Any) -> bool:
-    """True when the lowest loss sits at the smallest or largest grid value (of three or
-    more): the true optimum may lie beyond the grid, so the estimate is censored."""
-    best = _profile(points)
-    xs = sorted(best)
-    return len(xs) >= 3 and min(best, key=best.__getitem__) in (xs[0], xs[-1])
+def diverged(value: float, *, chance: float | None = None, margin: float = 0.0,
+             higher_is_better: bool = True) -> bool:
+    """True when ``value`` is not finite or no better than ``chance`` (plus ``margin``):
+    e.g. ``diverged(acc, chance=0.1, margin=0.02)`` for 10 classes."""
+    if not math.isfinite(value):
+        return True
+    if chance is None:
+        return False
+    return value <= chance + margin if higher_is_better else value >= chance - margin

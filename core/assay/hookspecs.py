@@ -13,7 +13,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from assay.claims import Claim
-    from assay.kinds import Backend, Dataset, Method, Model, Study
+    from assay.kinds import Backend, Dataset, Method, Model
     from assay.spec import RunSpec
 
 hookspec = pluggy.HookspecMarker("assay")
@@ -49,11 +49,6 @@ def assay_register_backends() -> list[type[Backend]]:
 
 
 @hookspec
-def assay_register_studies() -> list[type[Study]]:
-    """Reusable experiment templates (subclasses of :class:`assay.Study`)."""
-
-
-@hookspec
 def assay_register_claims() -> list[Claim]:
     """Claims (instances of :class:`assay.Claim`): a paper's headline result as a check."""
 
@@ -80,6 +75,5 @@ HOOK_KINDS: dict[str, str] = {
     "model": "assay_register_models",
     "method": "assay_register_methods",
     "backend": "assay_register_backends",
-    "study": "assay_register_studies",
 }
 

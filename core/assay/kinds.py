@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
@@ -18,10 +18,9 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-    from assay.loop import RunContext
+    from assay.spec import RunSpec
 
-SLOTS = ("data", "parameterization", "adapter", "optimizer", "schedule", "pruning", "loss",
-         "trainer")
+from assay.spec import SLOTS  # noqa: F401 - re-exported: the method slots
 
 
 class Config(BaseModel):
@@ -96,6 +95,78 @@ class Model(Component, abc.ABC):
     @abc.abstractmethod
     def build(self, data: Data) -> nn.Module:
         """A fresh, initialised module for inputs of ``data.input_shape``."""
+
+
+# --- the run as a method sees it ---------------------------------------------------------------
+
+class RunContext(Protocol):
+    """What every method hook receives: one run, on the worker that trains it.
+
+    Attributes a method may read or change:
+
+    - ``run``: the resolved :class:`assay.spec.RunSpec` (``run.train.steps``, ``run.seed``...);
+    - ``data``: the :class:`Data` (``data.train``, ``data.val`` tensors, ``data.task``);
+    - ``model``, ``device``, ``methods`` (slot -> method instance);
+    - ``optimizer`` (built after ``setup``) and ``param_groups`` (what it is built from);
+    - ``train_idx``: the training subset chosen by a data-selection method (or None);
+    - ``generator``: the run's seeded torch generator (batch order);
+    - ``history``: ``(step, metrics)`` of every evaluation so far;
+    - ``final_metrics``: end-of-run numbers a method adds (recorded with the run);
+    - ``total_steps``, ``eval_every``, ``steps_taken``, ``last_train_loss``.
+
+    A custom :class:`Trainer` takes its steps with :meth:`optimizer_step` (or
+    :meth:`run_steps`) so that every other method's hooks run, and reports with
+    :meth:`evaluate_and_report`.
+    """
+
+    run: RunSpec
+    data: Data
+    model: nn.Module
+    device: torch.device
+    methods: dict[str, Method]
+    backend: Backend
+    generator: torch.Generator
+    train_idx: torch.Tensor | None
+    optimizer: torch.optim.Optimizer | None
+    param_groups: list[dict[str, Any]]
+    history: list[tuple[int, dict[str, float]]]
+    final_metrics: dict[str, float]
+    last_train_loss: float
+    steps_taken: int
+
+    @property
+    def total_steps(self) -> int: ...
+
+    @property
+    def eval_every(self) -> int: ...
+
+    def batch(self, batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """A random training batch from the run's generator (``train_idx`` when set)."""
+
+    def loss(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The training loss of a batch: the ``loss`` method's, else :meth:`default_loss`."""
+
+    def default_loss(self, output: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy for classification and LM, mean squared error for regression."""
+
+    def evaluate(self, split: str = "val") -> dict[str, float]:
+        """``{split}/loss`` (and ``{split}/acc`` for classification) of the current model."""
+
+    def evaluate_and_report(self, step: int, extra: Mapping[str, float] | None = None) -> None:
+        """Evaluate, record and report step ``step``; raises when the pruner stops the run
+        and when the validation loss is not finite."""
+
+    def set_lr(self, step: int) -> None:
+        """Set every group's learning rate from the schedule at ``step`` (from 0)."""
+
+    def optimizer_step(self, loss: torch.Tensor, step: int | None = None) -> None:
+        """zero_grad, backward, clip, every ``before_step``, the step, every ``after_step``."""
+
+    def run_steps(self, n_steps: int, set_lr: Callable[[int], None] | None = None) -> None:
+        """``n_steps`` steps of the standard loop, with ``set_lr(step)`` as the rate rule."""
+
+    def build(self, kind: str, ref: Mapping[str, Any] | str) -> Component:
+        """A component from a config reference, validated against this run's plugins."""
 
 
 # --- methods (one per slot; an experiment fills several slots at once) -----------------------
@@ -235,17 +306,5 @@ class Backend(Component, abc.ABC):
         return contextlib.nullcontext()
 
 
-# --- studies --------------------------------------------------------------------------------
-
-class Study(Component, abc.ABC):
-    """A reusable experiment template built on runs, sweeps and laws."""
-
-    kind = "study"
-
-    @abc.abstractmethod
-    def run(self, session: Any) -> dict[str, Any]:
-        """Run the study through ``session`` (an :class:`assay.api.Session`); return results."""
-
-
 def iter_kinds() -> Iterator[type[Component]]:
-    yield from (Dataset, Model, Method, Backend, Study)
+    yield from (Dataset, Model, Method, Backend)

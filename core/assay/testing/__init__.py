@@ -9,11 +9,13 @@ from assay.testing.contracts import (
     check_lowers_loss, check_name, check_repeats, component_ref, experiment_for, initial_loss,
     registry_params, run_experiment, run_tiny, tiny_experiment,
 )
+from assay.testing.run import build, build_context, execute, load_data, load_yaml, run_claim
 
 __all__ = [
     "MODEL_DATASETS", "TINY", "BackendContract", "ComponentContract", "DatasetContract",
     "MethodContract", "ModelContract", "assert_same_data", "check_config", "check_data",
     "check_forward", "check_lowers_loss", "check_name", "check_repeats", "component_ref",
     "experiment_for", "initial_loss", "registry_params", "run_experiment", "run_tiny",
-    "tiny_experiment",
+    "tiny_experiment", "build", "build_context", "execute", "load_data", "load_yaml",
+    "run_claim",
 ]

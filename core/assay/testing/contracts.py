@@ -68,10 +68,10 @@ from typing import Any, ClassVar
 import pytest
 import torch
 
-from assay.api import load
+from assay._drive.run import load
 from assay.kinds import Component, Config, Data
-from assay.loop import RunResult, build_context, default_loss, execute
-from assay.plugins import registry
+from assay._run.loop import RunResult, build_context, default_loss, execute
+from assay._plugins.registry import registry
 
 TINY: dict[str, Any] = {
     "name": "contract",

@@ -21,7 +21,7 @@ from assay import Config, Paper, Pruning
 from .masks import apply_masks, magnitude_masks, prunable, sparsity_metrics
 
 if TYPE_CHECKING:
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="To prune, or not to prune: exploring the efficacy of pruning for model "
                     "compression", arxiv="1710.01878", year=2017)

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_agp_gradual_pruning import masks as M
 from assay_agp_gradual_pruning.claims import large_sparse_beats_small_dense, minimal_loss_at_90
 from assay_agp_gradual_pruning.method import AGP, AGPConfig, agp_sparsity

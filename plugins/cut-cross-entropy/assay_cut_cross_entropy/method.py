@@ -23,7 +23,7 @@ from ._blockwise import linear_cross_entropy
 from ._memory import peak_memory
 
 if TYPE_CHECKING:
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="Cut Your Losses in Large-Vocabulary Language Models", arxiv="2411.09009",
               year=2024)

@@ -7,8 +7,8 @@ import torch
 import torch.nn.functional as F
 
 from assay import UserError
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_cut_cross_entropy._blockwise import linear_cross_entropy
 from assay_cut_cross_entropy._memory import peak_memory
 from assay_cut_cross_entropy.claims import less_memory, same_training
@@ -178,7 +178,7 @@ def test_checks_pass_and_fail_on_made_up_numbers():
 
 def test_missing_readout_is_a_user_error():
     from assay_cut_cross_entropy.method import CutCrossEntropy
-    from assay.kinds import Data
+    from assay import Data
 
     data = Data((torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)),
                 (torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)), "classification", 2, (3,))

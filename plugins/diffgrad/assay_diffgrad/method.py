@@ -51,7 +51,7 @@ class DiffGrad(Optimizer):
     def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
         from pytorch_optimizer import DiffGrad as _DiffGrad
 
-        from assay.builtin.optim import scaled_groups
+        from assay.lib.optim import scaled_groups
 
         c = self.config
         return _DiffGrad(scaled_groups(param_groups, c.lr, c.weight_decay), lr=c.lr,

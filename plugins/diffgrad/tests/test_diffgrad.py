@@ -4,8 +4,8 @@ import math
 
 import torch
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_diffgrad.claims import matches_adam
 from assay_diffgrad.method import DiffGrad, DiffGradConfig
 

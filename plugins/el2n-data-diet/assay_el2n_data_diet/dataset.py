@@ -30,7 +30,7 @@ class NoisyDigits(Dataset):
     paper = PAPER
 
     def load(self, seed: int) -> Data:
-        from assay.builtin.datasets import digits_arrays
+        from assay.lib.data import digits_arrays
 
         c = self.config
         images, labels = digits_arrays()

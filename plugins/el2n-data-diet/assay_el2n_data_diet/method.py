@@ -20,7 +20,7 @@ from assay import Config, DataSelection, Paper, UserError
 from ._scores import el2n, grand, train_probe
 
 if TYPE_CHECKING:
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="Deep Learning on a Data Diet: Finding Important Examples Early in Training",
               arxiv="2107.07075", year=2021)
@@ -97,9 +97,7 @@ class DataDiet(DataSelection):
 
 
 def _model_component(ctx: RunContext) -> Any:
-    from assay.spec import instantiate
-
-    return instantiate(ctx.registry, "model", ctx.run.model)
+    return ctx.build("model", ctx.run.model)
 
 
 def _probe_seed(run_seed: int, k: int) -> int:

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from assay.api import load
-from assay.kinds import Data
-from assay.loop import build_context, execute
+from assay import load
+from assay import Data
+from assay._run.loop import build_context, execute
 from assay_el2n_data_diet._scores import el2n, grand
 from assay_el2n_data_diet.claims import (
     el2n_beats_random, flags_noisy_labels, grand_beats_random,

@@ -95,7 +95,7 @@ class Fira(Optimizer):
     def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
         import pytorch_optimizer
 
-        from assay.builtin.optim import scaled_groups
+        from assay.lib.optim import scaled_groups
 
         c = self.config
         groups: list[dict[str, Any]] = []

@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_fira.claims import beats_galore, near_full_rank
 from assay_fira.method import Fira, FiraConfig, GaLore, GaLoreConfig
 
@@ -121,8 +121,8 @@ def test_transformer_projects_linear_layers_not_embeddings_or_readout():
                    "methods": {"optimizer": {"name": "fira", "lr": 3e-3, "rank": 4}},
                    "backend": {"name": "cpu", "threads": 1},
                    "train": {"steps": 3, "batch_size": 4, "eval_every": 3}})
-    from assay.loop import build_context
-    from assay.plugins import registry
+    from assay._run.loop import build_context
+    from assay._plugins.registry import registry
 
     ctx = build_context(loaded.run, lambda s, m: False, registry(loaded.run.plugins))
     method = ctx.methods["optimizer"]

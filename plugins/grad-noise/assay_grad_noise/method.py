@@ -28,11 +28,11 @@ from torch import nn
 
 from assay import Config, Optimizer, Paper, Parameterization
 
-from assay import inner as _inner
+from assay.lib.optim import InnerConfig, WrappedOptimizer
 
 if TYPE_CHECKING:
     from assay import Data
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="Adding Gradient Noise Improves Learning for Very Deep Networks",
               arxiv="1511.06807", year=2015)
@@ -45,7 +45,7 @@ def noise_std(step: int, eta: float, gamma: float) -> float:
     return math.sqrt(eta / (1 + step) ** gamma)
 
 
-class GradNoiseConfig(_inner.InnerConfig):
+class GradNoiseConfig(InnerConfig):
     """Paper: https://arxiv.org/abs/1511.06807 - add N(0, eta / (1 + t)^gamma) to every
     gradient before the inner optimizer's step."""
 
@@ -54,7 +54,7 @@ class GradNoiseConfig(_inner.InnerConfig):
     gamma: float = Field(0.55, ge=0, le=10, description="Annealing exponent of the variance")
 
 
-class GradNoise(Optimizer):
+class GradNoise(WrappedOptimizer):
     """Annealed Gaussian gradient noise on top of any optimizer."""
 
     name = "grad-noise"
@@ -68,23 +68,17 @@ class GradNoise(Optimizer):
         self.n_steps = 0               # optimizer steps taken so far: t in sigma_t
 
     def setup(self, ctx: RunContext) -> None:
-        self.inner = _inner.instantiate(ctx.registry, self.config.inner)
         self.generator.manual_seed(ctx.run.seed + NOISE_SEED_OFFSET)
-        self.inner.setup(ctx)
+        super().setup(ctx)
 
     def after_step(self, ctx: RunContext, step: int) -> None:
-        assert self.inner is not None
-        self.inner.after_step(ctx, step)
+        super().after_step(ctx, step)
         if step == ctx.total_steps:
             ctx.final_metrics["grad_noise/final_std"] = noise_std(self.n_steps - 1,
                                                                   self.config.eta,
                                                                   self.config.gamma)
 
-    def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-        if self.inner is None:          # used outside a run (e.g. a test): installed plugins
-            from assay.plugins import registry
-            self.inner = _inner.instantiate(registry(), self.config.inner)
-        opt = self.inner.build(param_groups)
+    def wrap(self, opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
         opt.register_step_pre_hook(self._add_noise)
         return opt
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from assay import UserError
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_grad_noise.claims import noise_rescues_deep_mlp
 from assay_grad_noise.method import (
     NOISE_SEED_OFFSET, GaussianInit, GaussianInitConfig, GradNoise, GradNoiseConfig, noise_std,

@@ -1,7 +1,7 @@
 """Train with the standard loop, then measure the top of the training-loss Hessian spectrum.
 
 This sits in the ``trainer`` slot because a method can only add end-of-run numbers from a
-slot; it trains exactly like the core loop (``assay.loop.standard_loop``) and only then looks
+slot; it trains exactly like the core loop (``ctx.run_steps``) and only then looks
 at the Hessian, on a fixed batch of the first ``n_examples`` training examples. It records in
 ``ctx.final_metrics``:
 
@@ -63,9 +63,8 @@ class HessianSpectrum(Trainer):
     paper = PAPER
 
     def train(self, ctx) -> None:  # noqa: ANN001 - RunContext
-        from assay.loop import standard_loop
 
-        standard_loop(ctx)
+        ctx.run_steps(ctx.total_steps)
         c = self.config
         top = top_eigenvalues(ctx, c.top_k, c.lanczos_iters, c.n_examples)
         outliers, gap = count_outliers(top, c.floor)

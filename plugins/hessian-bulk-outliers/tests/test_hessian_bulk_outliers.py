@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_hessian_bulk_outliers.claims import outliers_ignore_width, outliers_track_classes
 from assay_hessian_bulk_outliers.dataset import Blobs, BlobsConfig
 from assay_hessian_bulk_outliers.spectrum import count_outliers, hvp_operator, lanczos

@@ -6,8 +6,8 @@ import math
 import torch
 from torch import nn
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_intrinsic_dim.claims import d_int90, small_fraction, width_stable
 from assay_intrinsic_dim.method import attach_subspace, random_projection
 

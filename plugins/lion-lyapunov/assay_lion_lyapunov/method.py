@@ -32,7 +32,7 @@ from assay import Config, Model, Optimizer, Paper, Parameterization, UserError
 
 if TYPE_CHECKING:
     from assay import Data
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="Lion Secretly Solves Constrained Optimization: As Lyapunov Predicts",
               arxiv="2310.05898", year=2023)
@@ -87,7 +87,7 @@ class LionK(Optimizer):
     paper = PAPER
 
     def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-        from assay.builtin.optim import scaled_groups
+        from assay.lib.optim import scaled_groups
 
         c = self.config
         if c.kappa == "l1":

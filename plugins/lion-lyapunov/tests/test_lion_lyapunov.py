@@ -3,8 +3,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_lion_lyapunov._reference import box_optimum
 from assay_lion_lyapunov.claims import constrained_optimum, enters_box, enters_l2_ball
 from assay_lion_lyapunov.method import (

@@ -40,7 +40,7 @@ class Lion(Optimizer):
     def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
         from pytorch_optimizer import Lion as _Lion
 
-        from assay.builtin.optim import scaled_groups
+        from assay.lib.optim import scaled_groups
 
         c = self.config
         return _Lion(scaled_groups(param_groups, c.lr, c.weight_decay), lr=c.lr,

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import torch
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_lion.claims import matches_adamw, smaller_lr
 from assay_lion.method import Lion, LionConfig
 

@@ -26,8 +26,8 @@ from pydantic import Field
 from torch import nn
 
 from assay import Data, Paper
-from assay.builtin.adapters import LoRA, LoRAConfig, LoRALinear, inject, linear_layers
-from assay.loop import default_loss
+from assay.lib.adapters import LoRA, LoRAConfig, LoRALinear, inject, linear_layers
+from assay.lib.losses import default_loss
 
 PAPER = Paper(title="LoRA-GA: Low-Rank Adaptation with Gradient Approximation",
               arxiv="2407.05000", year=2024)

@@ -7,11 +7,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from assay.api import load
-from assay.builtin.adapters import LoRA, LoRAConfig, adapters
-from assay.kinds import Data
-from assay.loop import build_context, execute
-from assay.plugins import registry
+from assay import load
+from assay.lib.adapters import LoRA, LoRAConfig, adapters
+from assay import Data
+from assay._run.loop import build_context, execute
+from assay._plugins.registry import registry
 from assay_lora_ga.claims import faster_than_lora, near_full_finetuning, twice_as_fast
 from assay_lora_ga.method import (
     LoraGA, LoraGAConfig, estimate_gradients, gradient_factors, sample_batches,

@@ -21,10 +21,9 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import Field
 
 from assay import Config, Paper, Trainer
-from assay.loop import run_steps
 
 if TYPE_CHECKING:
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="Learning Rates as a Function of Batch Size: A Random Matrix Theory "
                     "Approach to Neural Network Training", arxiv="2006.09092", year=2022)
@@ -73,7 +72,7 @@ class LrBatchLaw(Trainer):
             for group, peak in zip(opt.param_groups, peaks):
                 group["lr"] = peak * factor
 
-        run_steps(ctx, n_steps, set_lr)
+        ctx.run_steps(n_steps, set_lr)
         full = ctx.evaluate("train")
         ctx.final_metrics.update({
             "train_full/loss": full["train/loss"], "lr_batch/steps": float(n_steps),

@@ -6,8 +6,8 @@ from importlib import resources
 import pytest
 import yaml
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_lr_batch_law import claims as C
 from assay_lr_batch_law.method import scaled_lr
 

@@ -46,7 +46,7 @@ from ._coord import CoordCheck, probe_modules
 
 if TYPE_CHECKING:
     from assay import Data
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="Feature Learning in Infinite-Width Neural Networks", arxiv="2011.14522",
               year=2020)

@@ -9,11 +9,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from assay import UserError
-from assay.api import load
-from assay.builtin.datasets import SyntheticClassification
-from assay.builtin.models import MLP, Transformer
-from assay.builtin.optim import AdamW, SGD
-from assay.loop import execute
+from assay import load
+from assay._builtin.datasets import SyntheticClassification
+from assay._builtin.models import MLP, Transformer
+from assay._builtin.optim import AdamW, SGD
+from assay.testing import execute
 from assay_mup.claims import coord_check, fitted_optimum, lr_transfer
 from assay_mup.method import MuReadout, Mup, MupConfig, MupSP, classify
 
@@ -95,7 +95,7 @@ def test_identity_at_base_width_and_for_sp(method):
 
 
 def test_transformer_roles_and_attention_scale():
-    from assay.builtin.datasets import Bytes
+    from assay._builtin.datasets import Bytes
 
     data = Bytes(Bytes.Config(seq_len=8)).load(0)
     model = Transformer(Transformer.Config(width=64, depth=1, n_heads=4)).build(data)

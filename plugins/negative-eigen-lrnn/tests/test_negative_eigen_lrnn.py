@@ -4,8 +4,8 @@ import pydantic
 import pytest
 import torch
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_negative_eigen_lrnn.claims import learns_parity, length_generalises
 from assay_negative_eigen_lrnn.dataset import BOS, PAD, Parity, ParityConfig
 from assay_negative_eigen_lrnn.model import (

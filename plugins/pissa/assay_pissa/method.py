@@ -18,7 +18,7 @@ from pydantic import Field
 from torch import nn
 
 from assay import Data, Paper
-from assay.builtin.adapters import LoRA, LoRAConfig, LoRALinear, inject
+from assay.lib.adapters import LoRA, LoRAConfig, LoRALinear, inject
 
 PAPER = Paper(title="PiSSA: Principal Singular Values and Singular Vectors Adaptation of Large "
                     "Language Models", arxiv="2404.02948", year=2024)

@@ -5,12 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from assay.api import load
-from assay.builtin.adapters import LoRA, LoRAConfig, LoRALinear, adapters
-from assay.builtin.mnist1d import MNIST1D, MNIST1DConfig
-from assay.errors import UserError
-from assay.loop import build_context, execute
-from assay.plugins import registry
+from assay import load
+from assay.lib.adapters import LoRA, LoRAConfig, LoRALinear, adapters
+from assay._builtin.mnist1d import MNIST1D, MNIST1DConfig
+from assay import UserError
+from assay._run.loop import build_context, execute
+from assay._plugins.registry import registry
 from assay_pissa.claims import better_final, faster_than_lora
 from assay_pissa.method import PiSSA, PiSSAConfig, principal_factors
 

@@ -28,7 +28,7 @@ from assay_agp_gradual_pruning.masks import (
 )
 
 if TYPE_CHECKING:
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="The Unreasonable Effectiveness of Random Pruning: Return of the Most "
                     "Naive Baseline for Sparse Training", arxiv="2202.02643", year=2022)

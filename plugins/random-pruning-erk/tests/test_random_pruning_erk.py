@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_random_pruning_erk.claims import (
     erk_beats_uniform, gap_shrinks_with_width, matches_dense,
 )

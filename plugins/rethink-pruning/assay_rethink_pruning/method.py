@@ -26,7 +26,7 @@ from assay import Config, Paper, Pruning, UserError
 from assay_agp_gradual_pruning.masks import topk_mask
 
 if TYPE_CHECKING:
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="Rethinking the Value of Network Pruning", arxiv="1810.05270", year=2019)
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from assay.api import load
-from assay.builtin.models import CNNConfig, CNNNet, MLPConfig, MLPNet
-from assay.loop import execute
+from assay import load
+from assay._builtin.models import CNNConfig, CNNNet, MLPConfig, MLPNet
+from assay.testing import execute
 from assay_rethink_pruning.claims import scratch_matches_finetune
 from assay_rethink_pruning.method import l1_scores, prune_units
 
@@ -103,7 +103,7 @@ def test_check_passes_and_fails_on_made_up_numbers():
 
 
 def test_claim_arms_are_valid_and_match_in_compute():
-    from assay.spec import load_yaml
+    from assay.testing import load_yaml
     from assay_rethink_pruning.claims import CLAIMS
 
     claim = CLAIMS[0]

@@ -4,8 +4,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_saxe_deep_linear.claims import (
     gaussian_slows_with_depth, learning_times, orthogonal_depth_independent,
 )

@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING
 from pydantic import Field
 
 from assay import Config, Paper, Trainer
-from assay.loop import run_steps
 
 from .formula import non_embedding_params, optimal_batch_tokens, optimal_lr
 
 if TYPE_CHECKING:
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="Predictable Scale: Part I -- Optimal Hyperparameter Scaling Law in "
                     "Large Language Model Pretraining", arxiv="2503.04715", year=2025)
@@ -75,7 +74,7 @@ class StepLaw(Trainer):
                 group["lr"] = peak * (schedule.factor(step, n_steps)  # type: ignore[attr-defined]
                                       if schedule else self.lr_factor(step, n_steps, peak))
 
-        run_steps(ctx, n_steps, set_lr)
+        ctx.run_steps(n_steps, set_lr)
         x = ctx.data.train[0]
         per_example = int(x.shape[1]) if ctx.data.task == "lm" else 1
         n, d = non_embedding_params(model), n_steps * ctx.run.train.batch_size * per_example

@@ -6,8 +6,8 @@ from importlib import resources
 import pytest
 import yaml
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_step_law import claims as C
 from assay_step_law.formula import (
     non_embedding_params, optimal_batch_tokens, optimal_lr, transformer_non_embedding,
@@ -47,13 +47,10 @@ def _lm(width: int = 32, **trainer):
 def test_non_embedding_count_matches_the_built_transformer():
     import torch
 
-    from assay.loop import load_data
-    from assay.plugins import registry
-    from assay.spec import instantiate
+    from assay.testing import build, load_data
 
     loaded = _lm(width=48)
-    reg = registry()
-    model = instantiate(reg, "model", loaded.run.model).build(load_data(reg, loaded.run))
+    model = build("model", loaded.run.model).build(load_data(loaded.run))
     n = non_embedding_params(model)
     assert n == transformer_non_embedding(48, 2)
     assert n == sum(p.numel() for p in model.parameters()) - 256 * 48 - 32 * 48 - 48 * 256
@@ -62,16 +59,13 @@ def test_non_embedding_count_matches_the_built_transformer():
 
 
 def test_claim_parameter_counts_match_the_built_mlps():
-    from assay.loop import load_data
-    from assay.plugins import registry
-    from assay.spec import instantiate
+    from assay.testing import build, load_data
 
-    reg = registry()
     for arm, path in C.ARMS.items():
         raw = yaml.safe_load(resources.files("assay_step_law").joinpath(path).read_text())
         raw["dataset"]["n_train"] = 64                 # the shapes are all that matter here
         run = load(raw).run
-        model = instantiate(reg, "model", run.model).build(load_data(reg, run))
+        model = build("model", run.model).build(load_data(run))
         assert non_embedding_params(model) == C.N[arm] == C.mlp_params(C.WIDTH[arm])
 
 

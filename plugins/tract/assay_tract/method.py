@@ -32,10 +32,10 @@ from torch import nn
 
 from assay import Config, Optimizer, Paper, UserError
 
-from assay import inner as _inner
+from assay.lib.optim import InnerConfig, WrappedOptimizer
 
 if TYPE_CHECKING:
-    from assay.loop import RunContext
+    from assay import RunContext
 
 PAPER = Paper(title="TrAct: Making First-layer Pre-Activations Trainable", arxiv="2410.23970",
               year=2024)
@@ -92,7 +92,7 @@ def tract_gradient(grad: torch.Tensor, rows: torch.Tensor, lam: float) -> torch.
     return torch.linalg.solve(gram, g.T).T.reshape(grad.shape)            # gram is symmetric
 
 
-class TrActConfig(_inner.InnerConfig):
+class TrActConfig(InnerConfig):
     """Paper: https://arxiv.org/abs/2410.23970 - the first layer's weight gradient is
     preconditioned by (x^T x / n + lambda I)^-1 so its pre-activations train like an
     embedding's."""
@@ -104,7 +104,7 @@ class TrActConfig(_inner.InnerConfig):
                                                 "(None: the first Linear/Conv in the model)")
 
 
-class TrAct(Optimizer):
+class TrAct(WrappedOptimizer):
     """TrAct on the first layer, any optimizer for the step."""
 
     name = "tract"
@@ -123,19 +123,10 @@ class TrAct(Optimizer):
         layer.register_forward_pre_hook(self._keep_input)
 
     def setup(self, ctx: RunContext) -> None:
-        self.inner = _inner.instantiate(ctx.registry, self.config.inner)
         self.attach(first_layer(ctx.model, self.config.layer))
-        self.inner.setup(ctx)
+        super().setup(ctx)
 
-    def after_step(self, ctx: RunContext, step: int) -> None:
-        assert self.inner is not None
-        self.inner.after_step(ctx, step)
-
-    def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-        if self.inner is None:          # used outside a run (e.g. a test): installed plugins
-            from assay.plugins import registry
-            self.inner = _inner.instantiate(registry(), self.config.inner)
-        opt = self.inner.build(param_groups)
+    def wrap(self, opt: torch.optim.Optimizer) -> torch.optim.Optimizer:
         opt.register_step_pre_hook(self._precondition)
         return opt
 

@@ -5,8 +5,8 @@ import torch
 from torch import nn
 
 from assay import UserError
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_tract.claims import faster_than_baseline
 from assay_tract.method import TrAct, TrActConfig, first_layer, tract_gradient
 
@@ -98,7 +98,7 @@ def test_large_lambda_tends_to_the_plain_gradient_over_lambda():
 
 
 def test_first_layer_is_the_input_layer_of_core_models():
-    from assay.builtin.models import CNNConfig, CNNNet, MLPConfig, MLPNet
+    from assay._builtin.models import CNNConfig, CNNNet, MLPConfig, MLPNet
 
     mlp = MLPNet(64, 10, MLPConfig(width=8, depth=3))
     cnn = CNNNet((1, 8, 8), 10, CNNConfig(channels=4))

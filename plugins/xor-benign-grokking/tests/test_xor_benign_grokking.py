@@ -6,8 +6,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_xor_benign_grokking.claims import groks_benignly, overfit_first
 from assay_xor_benign_grokking.dataset import XorClusters, XorClustersConfig, xor_clusters
 from assay_xor_benign_grokking.method import grok_metrics

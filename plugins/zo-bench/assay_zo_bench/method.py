@@ -161,7 +161,7 @@ class ZOSGD(Trainer):
     # --- the loop ---------------------------------------------------------------------------
 
     def train(self, ctx: Any) -> None:
-        from assay.loop import NonFiniteLoss
+        from assay import NonFiniteLoss
 
         c = self.config
         schedule = ctx.methods.get("schedule")

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from assay.api import load
-from assay.loop import execute
+from assay import load
+from assay.testing import execute
 from assay_zo_bench.claims import near_first_order, sign_trails_sgd
 from assay_zo_bench.method import (
     ZOSGD, ZOAdam, ZOAdamConfig, ZOSGDConfig, ZOSign, ZOSignConfig, _direction,

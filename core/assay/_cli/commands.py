@@ -1,0 +1,242 @@
+"""The CLI's commands (imported only when a command runs)."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.text import Text
+
+
+console = Console(highlight=False)
+
+
+def _store(args: argparse.Namespace):  # noqa: ANN202
+    from assay._record.tracking import Store
+
+    return Store.resolve(getattr(args, "tracking_uri", None))
+
+
+def _show_plugin_warnings(reg) -> None:  # noqa: ANN001
+    for name, err in reg.broken.items():
+        console.print(Text(f"warning: plugin {name!r} is broken and was skipped: {err}",
+                           style="yellow"), soft_wrap=True)
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    from assay._drive.run import _abs
+    from assay._plugins.registry import registry
+
+    reg = registry(tuple(_abs(p, Path(".")) for p in args.plugin))
+    _show_plugin_warnings(reg)
+    for name, info in reg.plugins.items():
+        papers = sorted({str(reg.get(k, c).paper) for (k, c), owner in reg.owner.items()
+                         if owner == name and reg.get(k, c).paper})
+        head = Text(name, style="bold") + Text(f" {info.version}")
+        if info.source not in ("builtin", "entry-point"):
+            head += Text(f"  ({info.source})", style="dim")
+        console.print(head)
+        for paper in papers:
+            console.print(Text(f"  paper: {paper}", style="cyan"), soft_wrap=True)
+        for kind in ("dataset", "model", "method", "backend"):
+            comps = sorted(c for (k, c), owner in reg.owner.items() if owner == name and k == kind)
+            if comps:
+                label = ", ".join(c + (f" ({reg.get(kind, c).slot})" if kind == "method" else "")  # type: ignore[attr-defined]
+                                  for c in comps)
+                console.print(Text(f"  {kind}s: {label}"), soft_wrap=True)
+        claims = [c.id for c in reg.claims.values() if c.plugin == name]
+        if claims:
+            console.print(Text(f"  claims: {', '.join(claims)}"), soft_wrap=True)
+    for name, err in reg.broken.items():
+        console.print(Text(f"{name}", style="bold red") + Text(f" BROKEN: {err}", style="red"),
+                      soft_wrap=True)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from assay._drive.run import load, run_once
+
+    loaded = load(args.experiment, args.override, args.plugin)
+    _show_plugin_warnings(loaded.registry)
+    store = _store(args)
+    console.print(f"run [bold]{loaded.run.key}[/]: {loaded.run.model['name']} on "
+                  f"{loaded.run.dataset['name']}, {loaded.run.train.steps} steps")
+    run_id, result, reused = run_once(loaded, store, rerun=args.rerun)
+    if reused:
+        console.print(f"already finished (same run key): MLflow run {run_id}; "
+                      "pass --rerun to train again")
+        metrics = result
+    else:
+        metrics = result.metrics
+        style = {"finished": "green", "pruned": "yellow", "failed": "red"}[result.status]
+        console.print(Text(f"{result.status}", style=style) +
+                      Text(f" {result.error}" if result.error else ""))
+    shown = {k: v for k, v in metrics.items() if "/" in k and not k.startswith("cost/")}
+    console.print("  " + "  ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items())))
+    console.print(f"recorded in MLflow run {run_id} at {store.tracking_uri}\n"
+                  "browse: assay ui")
+    return 0 if reused or result.status != "failed" else 1
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from assay._cli.schema import write_schemas
+
+    files = write_schemas(Path(args.out))
+    console.print(f"wrote {len(files)} schema files to {args.out}/")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    store = _store(args)
+    from assay._record.tracking import open_store
+
+    open_store(store)
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store.tracking_uri,
+           "--default-artifact-root", store.artifact_root, "--host", "127.0.0.1",
+           "--port", str(args.port), "--workers", "1"]  # one user, fast start
+    console.print(f"MLflow UI for {store.tracking_uri} at http://127.0.0.1:{args.port}\n"
+                  "runs table of an experiment: choose \"Model training\" (top left), or open "
+                  f"http://127.0.0.1:{args.port}/#/experiments/<id>/runs")
+    return subprocess.call(cmd)
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from assay._cli.scaffold import new_plugin
+
+    path = new_plugin(args.name, Path(args.dir))
+    console.print(f"created {path}/ — install it with: pip install -e {path}")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from assay._drive.sweep import run_sweep_cli
+
+    return run_sweep_cli(args)
+
+
+def cmd_law(args: argparse.Namespace) -> int:
+    from assay._drive.law import run_law_cli
+
+    return run_law_cli(args)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from assay._drive.verify import run_verify_cli
+
+    return run_verify_cli(args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from assay._drive.demo import run_demo
+
+    return run_demo(args)
+
+
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """What assay will connect to (and from where it got each setting), whether each part
+    answers, and what every Dask worker carries against this driver's plugins."""
+    import os
+
+    from rich.table import Table
+
+    from assay._experiment import settings
+    from assay._dispatch.executor import mismatches, worker_info
+    from assay._experiment.settings import redact
+
+    s = settings.resolve(args)
+    store = _store(args)
+    problems = 0
+
+    def src(key: str, default: str) -> str:
+        return s.source.get(key, default)
+
+    console.print(f"config file: {s.file or 'none (embedded defaults)'}")
+    table = Table(title="connections")
+    for col in ("part", "where", "set by", "status"):
+        table.add_column(col, overflow="fold")
+    try:
+        from assay._record.tracking import open_store
+
+        n = len(open_store(store).search_experiments(max_results=1000))
+        status = f"[green]ok[/] ({n} experiments)"
+    except Exception as exc:  # noqa: BLE001 - a doctor reports, it does not crash
+        status, problems = f"[red]unreachable[/]: {type(exc).__name__}: {exc}", problems + 1
+    table.add_row("MLflow tracking", redact(store.tracking_uri),
+                  src("tracking_uri", "default (./assay-runs)"), status)
+    if args.study_storage:
+        try:
+            import optuna
+
+            st = optuna.storages.RDBStorage(args.study_storage)
+            status = f"[green]ok[/] ({len(st.get_all_studies())} studies)"
+        except Exception as exc:  # noqa: BLE001
+            status, problems = f"[red]unreachable[/]: {type(exc).__name__}: {exc}", problems + 1
+        table.add_row("Optuna studies", redact(args.study_storage), src("study_storage", ""),
+                      status)
+    else:
+        table.add_row("Optuna studies", str(store.root / "optuna") + "/<study>.journal",
+                      "default", "[green]ok[/] (journal files, one per study)")
+    mine = worker_info(tuple(args.plugin))
+    expect = {k: v for k, v in mine["plugins"].items()}
+    if not args.scheduler:
+        n = args.workers if args.workers is not None else (os.cpu_count() or 1)
+        table.add_row("Dask", f"local cluster: {n} single-threaded worker processes",
+                      src("workers", "default (one per core)"),
+                      "[green]ok[/] (started per command from this environment)")
+        console.print(table)
+        _print_plugins(mine)
+        return 1 if problems else 0
+    try:
+        from distributed import Client
+
+        client = Client(args.scheduler, timeout="10s")
+    except Exception as exc:  # noqa: BLE001
+        table.add_row("Dask scheduler", args.scheduler, src("scheduler", ""),
+                      f"[red]unreachable[/]: {type(exc).__name__}: {exc}")
+        console.print(table)
+        return 1
+    try:
+        sched = client.scheduler_info()
+        infos = client.run(worker_info, tuple(args.plugin))
+    finally:
+        client.close()
+    table.add_row("Dask scheduler", args.scheduler, src("scheduler", ""),
+                  f"[green]ok[/] ({len(sched['workers'])} workers)")
+    console.print(table)
+    wt = Table(title="workers (against this driver's plugins)")
+    for col in ("worker", "host", "threads", "resources", "python", "torch", "GPUs", "plugins"):
+        wt.add_column(col, overflow="fold", no_wrap=col == "worker")
+    for addr, w in sorted(sched["workers"].items()):
+        info = infos.get(addr, {})
+        why = mismatches(info, expect)
+        problems += bool(why)
+        wt.add_row(addr, info.get("host", "?"), str(w.get("nthreads", "?")),
+                   ", ".join(f"{k}={v:g}" for k, v in (w.get("resources") or {}).items()) or "-",
+                   info.get("python", "?"), info.get("torch", "?"),
+                   str(info.get("cuda_devices", 0)),
+                   "[green]match[/]" if not why else "[red]" + _short(why) + "[/]")
+    console.print(wt)
+    _print_plugins(mine)
+    if problems:
+        console.print(f"[red]{problems} problem(s)[/]: runs are not sent to mismatched workers")
+    return 1 if problems else 0
+
+
+def _short(why: list[str]) -> str:
+    """Mismatch lines, with the missing plugins on one line."""
+    import re
+
+    missing = [m.group(1) for w in why if (m := re.fullmatch(r"plugin '(.+)' is not installed", w))]
+    rest = [w for w in why if not re.fullmatch(r"plugin '(.+)' is not installed", w)]
+    head = [f"missing {len(missing)} plugin(s): {', '.join(missing)}"] if missing else []
+    return "; ".join(head + rest)
+
+
+def _print_plugins(info: dict) -> None:  # noqa: ANN001
+    names = ", ".join(f"{k} {v}" for k, v in sorted(info["plugins"].items()))
+    console.print(f"driver: python {info['python']}, torch {info.get('torch', '?')}, "
+                  f"assay {info['assay']}; plugins: {names}", soft_wrap=True)

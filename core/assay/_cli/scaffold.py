@@ -1,0 +1,284 @@
+"""``assay new plugin NAME``: a new paper plugin in the shape of ``plugins/lion/``.
+
+The generated plugin installs and passes its own tests at once: its method is a working
+placeholder (plain SGD without momentum) that passes the contract kit, and its claim's check
+returns FAIL ("claim not written yet") until the author writes it. Templates are plain
+``string.Template`` text (``$slug``, ``$pkg``, ``$cls``); no cookiecutter needed.
+"""
+from __future__ import annotations
+
+import keyword
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from string import Template
+
+from assay import UserError
+
+_SLUG = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+_RESERVED = {"builtin", "assay"}           # "builtin" is the core's own plugin name
+_TAKEN = {"Config", "Optimizer", "Paper", "Field", "Any", "Claim", "Metrics", "Verdict"}
+
+PYPROJECT = """\
+[project]
+name = "assay-$slug"
+version = "0.1.0"
+description = "FILL IN: method (authors year, arXiv:NNNN.NNNNN) for assay"
+requires-python = ">=3.10"
+dependencies = ["assay", "torch"]
+
+[project.entry-points.assay]
+$slug = "assay_$pkg"
+
+[build-system]
+requires = ["hatchling"]
+build-backend = "hatchling.build"
+
+[tool.hatch.build.targets.wheel]
+packages = ["assay_$pkg"]
+"""
+
+README = """\
+# assay-$slug
+
+## What it is
+FILL IN: two or three sentences in your own words: what the method changes in training and why it
+should help. The generated `$slug` optimizer is a placeholder (plain SGD without momentum)
+showing the shape of a method; replace it with the paper's.
+
+## Paper
+FILL IN: Authors, *Title*, year, arXiv:NNNN.NNNNN.
+
+## Claims
+| id | claim (our words) | source | budget | measured | status |
+|---|---|---|---|---|---|
+| `$slug:headline` | FILL IN: the paper's headline result, in our words | FILL IN: Sec. / Fig. | ~1 min, 2 cores | pending: assay verify $slug --budget full | not written yet (the check returns FAIL) |
+
+## Usage
+```
+assay run examples/quickstart.yaml -o methods.optimizer.name=$slug -o methods.optimizer.lr=0.1
+```
+In an experiment file: `methods: {optimizer: {name: $slug, lr: 0.1}}`.
+Develop: `pip install -e plugins/$slug`, then `pytest plugins/$slug`.
+
+## Deviations from the paper
+FILL IN: scale, datasets, hyperparameters that differ from the paper, and why.
+"""
+
+INIT = '''\
+"""$cls: FILL IN one line on what the paper contributes."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import $cls
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [$cls]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
+'''
+
+METHOD = '''\
+"""$cls: FILL IN describe the method and write its update rule here.
+
+The generated placeholder is plain SGD without momentum, for gradient g and weights w:
+
+    w = w - lr * (g + weight_decay * w)
+
+Replace it with the paper's method (any slot: optimizer, schedule, adapter, ...; see
+``assay.kinds``) and keep ``tests/test_$pkg.py`` checking the rule by hand. Prefer a
+maintained library implementation where one exists, and test that it follows the paper.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from assay import Config, Optimizer, Paper
+
+PAPER = Paper(title="FILL IN: the paper's title", arxiv="", year=None)
+
+
+class ${cls}Config(Config):
+    """Paper: FILL IN https://arxiv.org/abs/NNNN.NNNNN - what the method changes."""
+
+    lr: float = Field(0.1, gt=0, le=10, description="Learning rate")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="L2 penalty added to the gradient")
+
+
+class _PlainSGD(torch.optim.Optimizer):
+    def __init__(self, params: Any, lr: float, weight_decay: float) -> None:
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    p.add_(p.grad + group["weight_decay"] * p, alpha=-group["lr"])
+        return loss
+
+
+class $cls(Optimizer):
+    """FILL IN: one line naming the method."""
+
+    name = "$slug"
+    Config = ${cls}Config
+    paper = PAPER
+
+    def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
+        from assay.lib.optim import scaled_groups
+
+        c = self.config
+        return _PlainSGD(scaled_groups(param_groups, c.lr, c.weight_decay), lr=c.lr,
+                         weight_decay=c.weight_decay)
+'''
+
+CLAIMS = '''\
+"""$cls's claims at small scale. FILL IN: state the paper's headline result as a check."""
+from __future__ import annotations
+
+import math
+
+from assay import Claim, Metrics, Verdict
+
+
+def headline(m: Metrics) -> Verdict:
+    """FILL IN: turn the arms' numbers into a verdict, e.g. compare "$slug/val/loss" with a
+    baseline arm's, with a threshold taken from the paper before looking at results."""
+    return Verdict(False, "claim not written yet",
+                   {"val_loss": m.get("$slug/val/loss", math.nan)})
+
+
+CLAIMS = [
+    Claim(
+        id="$slug:headline",
+        statement="FILL IN: the paper's headline result, in our words",
+        source="FILL IN: arXiv:NNNN.NNNNN, Sec. ?",
+        arms={"$slug": "configs/claim.yaml"},
+        check=headline, package=__package__, seeds=3, budget_s=120,
+    ),
+]
+'''
+
+CLAIM_YAML = """\
+# Claim arm: $slug on a digits MLP. FILL IN: add a baseline arm (e.g. adamw) to compare against.
+name: $slug-claim
+dataset: {name: digits}
+model: {name: mlp, width: 64, depth: 2}
+methods:
+  optimizer: {name: $slug, lr: 0.1}
+backend: {name: cpu}
+train: {steps: 200, batch_size: 64, eval_every: 50}
+objective: {metric: val/loss, direction: minimize}
+"""
+
+TEST = '''\
+from __future__ import annotations
+
+import pytest
+import torch
+
+from assay import load
+from assay.testing import MethodContract
+from assay_$pkg.claims import CLAIMS, headline
+from assay_$pkg.method import $cls, ${cls}Config
+
+
+class Test${cls}Contract(MethodContract):
+    """The contract kit every method passes (config, tiny run lowers loss, seeds repeat)."""
+
+    @pytest.fixture
+    def component(self) -> type[$cls]:
+        return $cls
+
+
+def test_update_matches_hand_computed_rule() -> None:
+    # w1 = w0 - lr * (g + wd * w0), written out by hand
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0, 0.5]))
+    opt = $cls(${cls}Config(lr=0.1, weight_decay=0.5)).build([{"params": [w]}])
+    w.grad = torch.tensor([0.3, -1.0, 0.0])
+    opt.step()
+    expected = torch.tensor([1.0 - 0.1 * (0.3 + 0.5), -2.0 - 0.1 * (-1.0 - 1.0), 0.5 - 0.1 * 0.25])
+    torch.testing.assert_close(w.detach(), expected)
+
+
+def test_claim_check_fails_until_written() -> None:
+    # When you write the check, replace this with a passing and a failing made-up case.
+    verdict = headline({"$slug/val/loss": 0.1})
+    assert not verdict.passed and "claim not written yet" in verdict.detail
+
+
+def test_claim_arms_are_valid_experiments() -> None:
+    for claim in CLAIMS:
+        for arm in claim.arms:
+            loaded = load(claim.arm_path(arm))   # validates every field against the registry
+            assert loaded.run.methods["optimizer"]["name"] == "$slug"
+'''
+
+
+def _names(name: str) -> dict[str, str]:
+    pkg = name.replace("-", "_")
+    cls = "".join(part[:1].upper() + part[1:] for part in name.split("-"))
+    if cls in _TAKEN:
+        cls += "Method"
+    return {"slug": name, "pkg": pkg, "cls": cls}
+
+
+def validate_name(name: str, parent: Path) -> None:
+    """Raise UserError unless ``name`` is a usable, free plugin slug."""
+    if not _SLUG.match(name):
+        raise UserError(f"plugin name {name!r} must be lowercase kebab-case: letters, digits and "
+                        "single hyphens, starting with a letter (e.g. 'lora-ga')")
+    if name in _RESERVED or keyword.iskeyword(name):
+        raise UserError(f"plugin name {name!r} is reserved; choose another")
+    if (parent / name).exists():
+        raise UserError(f"{parent / name} already exists; choose another name or --dir")
+    if parent.exists() and not parent.is_dir():
+        raise UserError(f"--dir {parent} is not a directory")
+
+
+def new_plugin(name: str, parent: Path) -> Path:
+    """Write ``parent/name/`` (pyproject, README, package, configs, tests); return its path."""
+    validate_name(name, parent)
+    n = _names(name)
+    files = {
+        "pyproject.toml": PYPROJECT,
+        "README.md": README,
+        f"assay_{n['pkg']}/__init__.py": INIT,
+        f"assay_{n['pkg']}/method.py": METHOD,
+        f"assay_{n['pkg']}/claims.py": CLAIMS,
+        f"assay_{n['pkg']}/configs/claim.yaml": CLAIM_YAML,
+        f"tests/test_{n['pkg']}.py": TEST,
+    }
+    parent.mkdir(parents=True, exist_ok=True)
+    # write into a sibling temporary folder, then rename: no half-written plugin on failure
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=parent))
+    try:
+        for rel, template in files.items():
+            path = staging / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(Template(template).substitute(n))
+        target = parent / name
+        staging.rename(target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
