@@ -9,7 +9,9 @@ from assay.testing.contracts import (
     check_lowers_loss, check_name, check_repeats, component_ref, experiment_for, initial_loss,
     registry_params, run_experiment, run_tiny, tiny_experiment,
 )
-from assay.testing.run import build, build_context, execute, load_data, load_yaml, run_claim
+from assay.testing.run import (
+    build, build_context, execute, load_data, load_yaml, negative_control, run_claim,
+)
 
 __all__ = [
     "MODEL_DATASETS", "TINY", "BackendContract", "ComponentContract", "DatasetContract",
@@ -17,5 +19,5 @@ __all__ = [
     "check_forward", "check_lowers_loss", "check_name", "check_repeats", "component_ref",
     "experiment_for", "initial_loss", "registry_params", "run_experiment", "run_tiny",
     "tiny_experiment", "build", "build_context", "execute", "load_data", "load_yaml",
-    "run_claim",
+    "negative_control", "run_claim",
 ]

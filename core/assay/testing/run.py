@@ -12,7 +12,8 @@ from typing import Any
 from assay.kinds import Component, Data, RunContext
 from assay.spec import RunSpec
 
-__all__ = ["build", "build_context", "execute", "load_data", "load_yaml", "run_claim"]
+__all__ = ["build", "build_context", "execute", "load_data", "load_yaml", "negative_control",
+           "run_claim"]
 
 
 def execute(run: RunSpec, reporter: Callable[[int, Mapping[str, float]], bool] | None = None,
@@ -72,3 +73,30 @@ def run_claim(claim: Any, budget: str = "smoke", *, seeds: int | None = None,
     if isinstance(claim, str):
         claim = select(registry(), [claim], False)[0]
     return _run(claim, budget, seeds, store=Store.resolve(tracking_uri))
+
+
+def negative_control(claim: Any, *, arms: Mapping[str, str] | None = None,
+                     overrides: Mapping[str, Mapping[str, Any]] | None = None, seeds: int = 3,
+                     budget: str = "smoke", tracking_uri: str | None = None) -> Any:
+    """Run a claim with its effect removed and return the outcome, which must not PASS.
+
+    ``arms={"lion": "adamw"}`` runs arm ``lion`` from ``adamw``'s experiment file (the method
+    replaced by its baseline); ``overrides={"lion": {"train.steps": 1}}`` changes an arm's
+    config. Several seeds (default 3) at the smoke budget, so that the interval is finite.
+    """
+    import dataclasses
+
+    from assay._drive.verify import select
+    from assay._plugins.registry import registry
+
+    if isinstance(claim, str):
+        claim = select(registry(), [claim], False)[0]
+    unknown = set(arms or {}) | set((arms or {}).values()) | set(overrides or {})
+    unknown -= set(claim.arms)
+    if unknown:
+        raise ValueError(f"{claim.id} has no arm(s) {sorted(unknown)}; arms: {list(claim.arms)}")
+    swapped = {a: claim.arms[b] for a, b in (arms or {}).items()}
+    control = dataclasses.replace(
+        claim, arms={**claim.arms, **swapped},
+        arm_overrides={**claim.arm_overrides, **(overrides or {})}, max_seeds=None)
+    return run_claim(control, budget, seeds=seeds, tracking_uri=tracking_uri)

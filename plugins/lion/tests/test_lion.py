@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import pytest
+
 import torch
 
 from assay import load
 from assay.testing import execute
+from assay.claims import decide
+from assay.testing import negative_control
 from assay_lion.claims import matches_adamw, smaller_lr
 from assay_lion.method import Lion, LionConfig
 
@@ -58,11 +62,39 @@ def test_digits_mlp_trained_with_lion_reaches_loss_bound():
     assert result.metrics["val/loss"] < 0.35, result.metrics
 
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    good = {"lion/best/val/loss": 0.10, "adamw/best/val/loss": 0.10,
-            "lion/best/methods.optimizer.lr": 3e-4, "adamw/best/methods.optimizer.lr": 3e-3}
-    assert matches_adamw(good).passed and smaller_lr(good).passed
-    worse = dict(good, **{"lion/best/val/loss": 0.2})
-    assert not matches_adamw(worse).passed
-    same_lr = dict(good, **{"lion/best/methods.optimizer.lr": 3e-3})
-    assert not smaller_lr(same_lr).passed
+def _seed(lion_loss: float, lion_lr: float, adamw_lr: float = 3e-3) -> dict[str, float]:
+    """One seed's numbers: both arms' grids, with the best trial at the given learning rate."""
+    m = {"lion/best/val/loss": lion_loss, "adamw/best/val/loss": 0.10,
+         "lion/best/methods.optimizer.lr": lion_lr, "adamw/best/methods.optimizer.lr": adamw_lr}
+    for arm, best_lr, best_loss in (("lion", lion_lr, lion_loss), ("adamw", adamw_lr, 0.10)):
+        for n, lr in enumerate([1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1]):
+            m[f"{arm}/trials/{n}/methods.optimizer.lr"] = lr
+            m[f"{arm}/trials/{n}/val/loss"] = best_loss if lr == best_lr else best_loss + 0.5
+    return m
+
+
+def test_checks_decide_from_the_interval_over_seeds():
+    good = [_seed(0.100, 3e-4), _seed(0.101, 3e-4), _seed(0.099, 3e-4)]
+    assert decide([matches_adamw(m) for m in good]).status == "PASS"
+    assert decide([smaller_lr(m) for m in good]).status == "PASS"
+    worse = [_seed(0.20, 3e-4), _seed(0.21, 3e-4), _seed(0.19, 3e-4)]
+    assert decide([matches_adamw(m) for m in worse]).status == "FAIL"
+    same_lr = [_seed(0.1, 3e-3)] * 3
+    assert decide([smaller_lr(m) for m in same_lr]).status == "FAIL"
+    mixed = [_seed(0.10, 3e-4), _seed(0.20, 3e-4)]
+    assert decide([matches_adamw(m) for m in mixed]).status == "INCONCLUSIVE"
+
+
+def test_an_optimum_at_the_grid_edge_is_not_established():
+    edge = [_seed(0.1, 3e-4, adamw_lr=1e-1)] * 3
+    d = decide([smaller_lr(m) for m in edge])
+    assert d.status == "NOT-ESTABLISHED" and "adamw" in d.reason
+
+
+@pytest.mark.slow
+def test_negative_control_lion_replaced_by_adamw_does_not_pass(tmp_path):
+    """lion:smaller-lr with Lion's arm running AdamW: the learning-rate ratio is 1, so the
+    check must not PASS (at smoke budget, 3 seeds)."""
+    out = negative_control("lion:smaller-lr", arms={"lion": "adamw"}, seeds=3,
+                           tracking_uri=str(tmp_path / "runs"))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
