@@ -30,6 +30,8 @@ class Config(BaseModel):
 
 
 class Paper(BaseModel):
+    """The paper a component implements: shown by ``assay plugins`` and tagged on runs."""
+
     model_config = ConfigDict(frozen=True)
     title: str
     arxiv: str = ""
@@ -77,6 +79,8 @@ class Data:
 
 
 class Dataset(Component, abc.ABC):
+    """A source of train/val (and optional test) tensors, deterministic in (config, seed)."""
+
     kind = "dataset"
 
     @abc.abstractmethod
@@ -199,6 +203,8 @@ class Method(Component):
 
 
 class Optimizer(Method, abc.ABC):
+    """The ``optimizer`` slot: builds the torch optimizer from the run's parameter groups."""
+
     slot = "optimizer"
 
     @abc.abstractmethod
@@ -208,6 +214,8 @@ class Optimizer(Method, abc.ABC):
 
 
 class Schedule(Method, abc.ABC):
+    """The ``schedule`` slot: the learning-rate multiplier at each step."""
+
     slot = "schedule"
 
     @abc.abstractmethod
@@ -216,6 +224,9 @@ class Schedule(Method, abc.ABC):
 
 
 class Parameterization(Method, abc.ABC):
+    """The ``parameterization`` slot: initialisation and per-group lr/wd multipliers
+    (e.g. muP), applied to the fresh model before any adapter."""
+
     slot = "parameterization"
 
     @abc.abstractmethod
@@ -225,6 +236,9 @@ class Parameterization(Method, abc.ABC):
 
 
 class Adapter(Method, abc.ABC):
+    """The ``adapter`` slot: wraps or freezes parts of the model (e.g. LoRA); only what it
+    leaves trainable is optimized."""
+
     slot = "adapter"
 
     @abc.abstractmethod
@@ -233,6 +247,8 @@ class Adapter(Method, abc.ABC):
 
 
 class Pruning(Method, abc.ABC):
+    """The ``pruning`` slot: updates and applies weight masks after every optimizer step."""
+
     slot = "pruning"
 
     @abc.abstractmethod
@@ -244,6 +260,8 @@ class Pruning(Method, abc.ABC):
 
 
 class DataSelection(Method, abc.ABC):
+    """The ``data`` slot: chooses the training subset before the first step."""
+
     slot = "data"
 
     @abc.abstractmethod
@@ -252,6 +270,8 @@ class DataSelection(Method, abc.ABC):
 
 
 class Loss(Method, abc.ABC):
+    """The ``loss`` slot: replaces the task's default training loss."""
+
     slot = "loss"
 
     @abc.abstractmethod
@@ -261,6 +281,9 @@ class Loss(Method, abc.ABC):
 
 
 class Trainer(Method, abc.ABC):
+    """The ``trainer`` slot: replaces the standard loop. Take each step with
+    ``ctx.optimizer_step(loss)`` (or ``ctx.run_steps``) so every other method's hooks run."""
+
     slot = "trainer"
 
     @abc.abstractmethod

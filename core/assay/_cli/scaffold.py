@@ -26,7 +26,7 @@ name = "assay-$slug"
 version = "0.1.0"
 description = "FILL IN: method (authors year, arXiv:NNNN.NNNNN) for assay"
 requires-python = ">=3.10"
-dependencies = ["assay", "torch"]
+dependencies = ["assay>=1,<2", "torch"]
 
 [project.entry-points.assay]
 $slug = "assay_$pkg"
@@ -152,19 +152,29 @@ class $cls(Optimizer):
 '''
 
 CLAIMS = '''\
-"""$cls's claims at small scale. FILL IN: state the paper's headline result as a check."""
+"""$cls's claims at small scale. FILL IN: state the paper's headline result as a check.
+
+A check returns, per seed, the claim's effect(s) with the paper's side of a threshold fixed
+before any number is seen (``at_least``/``at_most``/``between``); ``assay verify`` decides
+PASS/FAIL/INCONCLUSIVE from the t-interval over seeds. Guards (``invalid``,
+``not_established``, ``vacuous``) mark a diverged baseline, a tuned optimum at its grid's edge
+and a premise that never occurred. See ``assay.claims``.
+"""
 from __future__ import annotations
 
 import math
 
 from assay import Claim, Metrics, Verdict
+from assay.claims import at_least
 
 
 def headline(m: Metrics) -> Verdict:
-    """FILL IN: turn the arms' numbers into a verdict, e.g. compare "$slug/val/loss" with a
-    baseline arm's, with a threshold taken from the paper before looking at results."""
-    return Verdict(False, "claim not written yet",
-                   {"val_loss": m.get("$slug/val/loss", math.nan)})
+    """FILL IN: turn the arms' numbers into an effect, e.g. ``at_most("loss_ratio",
+    m["$slug/val/loss"] / m["adamw/val/loss"], 1.0)`` against a baseline arm. Until then the
+    placeholder effect (0, paper's side >= 1) makes the claim FAIL."""
+    loss = m.get("$slug/val/loss", math.nan)
+    return Verdict(f"claim not written yet (val/loss {loss:.4f})",
+                   [at_least("written", 0.0, 1.0)], numbers={"val_loss": loss})
 
 
 CLAIMS = [
@@ -197,7 +207,8 @@ import pytest
 import torch
 
 from assay import load
-from assay.testing import MethodContract
+from assay.claims import decide
+from assay.testing import MethodContract, negative_control
 from assay_$pkg.claims import CLAIMS, headline
 from assay_$pkg.method import $cls, ${cls}Config
 
@@ -221,9 +232,18 @@ def test_update_matches_hand_computed_rule() -> None:
 
 
 def test_claim_check_fails_until_written() -> None:
-    # When you write the check, replace this with a passing and a failing made-up case.
-    verdict = headline({"$slug/val/loss": 0.1})
-    assert not verdict.passed and "claim not written yet" in verdict.detail
+    # When you write the check, replace this with made-up seeds that PASS, FAIL, straddle.
+    seeds = [headline({"$slug/val/loss": v}) for v in (0.10, 0.11, 0.09)]
+    assert decide(seeds).status == "FAIL"
+    assert "claim not written yet" in seeds[0].detail
+
+
+@pytest.mark.slow
+def test_negative_control_does_not_pass(tmp_path) -> None:
+    """The check with the method's effect removed (here: one training step) must not PASS."""
+    out = negative_control("$slug:headline", overrides={"$slug": {"train.steps": 1}},
+                           tracking_uri=str(tmp_path / "runs"))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
 
 
 def test_claim_arms_are_valid_experiments() -> None:

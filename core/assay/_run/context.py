@@ -28,11 +28,11 @@ class Reporter(Protocol):
 
 
 class NonFiniteLoss(Exception):
-    pass
+    """The training or validation loss became NaN or infinite: the run ends as failed."""
 
 
 class Pruned(Exception):
-    pass
+    """The pruner stopped the run early (a sweep's trial)."""
 
 
 @dataclass
