@@ -10,11 +10,11 @@ import importlib.util
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from assay.lib.data import digits_arrays
 from assay.kinds import Config, Data, Dataset
@@ -34,11 +34,44 @@ def _split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int,
 class DigitsConfig(Config):
     val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the 1797 images held out")
     n_train: int | None = Field(None, ge=10, description="Cap on training examples (None: all)")
-    data_seed: int = Field(0, ge=0, description="Seed of the train/val split")
+    data_seed: int = Field(0, ge=0, description="Seed of the train/val split (and of the "
+                                                 "label noise and the noise transform)")
+    classes: list[int] | None = Field(None, min_length=2, max_length=10, description=(
+        "Keep only these digits (labels and n_outputs stay 0-9, as mnist1d does; None: all)"))
+    size: Literal[8, 16, 28, 40] = Field(8, description="Image side: 8 is the original; larger "
+                                                        "sizes are bilinear upsamplings")
+    label_noise: float = Field(0.0, ge=0, le=0.9, description=(
+        "Share of training labels replaced by a different kept class, drawn uniformly; the "
+        "flipped examples are Data.info['flipped'] (bool per training example)"))
+    transform: Literal["none", "rot90", "flip", "invert", "noise"] = Field(
+        "none", description="A fixed change of every image (a task family): rotate 90 degrees, "
+                            "mirror left-right, invert intensities, or add Gaussian noise")
+    noise_std: float = Field(0.3, ge=0, le=10, description="Pixel noise std for transform: noise")
+
+    @field_validator("classes")
+    @classmethod
+    def _distinct_digits(cls, v: list[int] | None) -> list[int] | None:
+        if v is not None and (len(set(v)) != len(v) or not all(0 <= d <= 9 for d in v)):
+            raise ValueError(f"classes must be distinct digits 0-9, got {v}")
+        return v
+
+
+def flip_labels(y: torch.Tensor, rate: float, classes: list[int],
+                gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """Replace a ``rate`` share of labels (each independently) by a different class from
+    ``classes``, uniformly; return the new labels and the mask of flipped examples."""
+    flipped = torch.rand(len(y), generator=gen) < rate
+    kept = torch.tensor(classes)
+    out = y.clone()
+    for i in flipped.nonzero().flatten().tolist():
+        others = kept[kept != y[i]]
+        out[i] = others[torch.randint(len(others), (1,), generator=gen)]
+    return out, flipped
 
 
 class Digits(Dataset):
-    """scikit-learn's 8x8 handwritten digits (1797 images, 10 classes), scaled to [0, 1]."""
+    """scikit-learn's 8x8 handwritten digits (1797 images, 10 classes), scaled to [0, 1];
+    optionally a subset of classes, upsampled, with label noise or a fixed transform."""
 
     name = "digits"
     Config = DigitsConfig
@@ -47,8 +80,35 @@ class Digits(Dataset):
         c = self.config
         images, labels = digits_arrays()
         x = (images / 16.0).astype(np.float32)[:, None]  # (N, 1, 8, 8)
-        train, val = _split(x, labels.copy(), c.val_fraction, c.data_seed, c.n_train)
-        return Data(train, val, task="classification", n_outputs=10, input_shape=(1, 8, 8))
+        y = labels.copy()
+        classes = sorted(c.classes) if c.classes is not None else list(range(10))
+        if c.classes is not None:
+            keep = np.isin(y, classes)
+            x, y = x[keep], y[keep]
+        train, val = _split(x, y, c.val_fraction, c.data_seed, c.n_train)
+        info: dict[str, Any] = {"classes": classes}
+        gen = torch.Generator().manual_seed(c.data_seed + 7_919)
+        if c.label_noise > 0:
+            noisy, info["flipped"] = flip_labels(train[1], c.label_noise, classes, gen)
+            train = (train[0], noisy)
+        train, val = ((self._images(t[0], gen), t[1]) for t in (train, val))
+        return Data(train, val, task="classification", n_outputs=10,
+                    input_shape=(1, c.size, c.size), info=info)
+
+    def _images(self, x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+        c = self.config
+        if c.size != 8:
+            x = torch.nn.functional.interpolate(x, size=(c.size, c.size), mode="bilinear",
+                                                align_corners=False)
+        if c.transform == "rot90":
+            x = torch.rot90(x, 1, dims=(2, 3))
+        elif c.transform == "flip":
+            x = torch.flip(x, dims=(3,))
+        elif c.transform == "invert":
+            x = 1.0 - x
+        elif c.transform == "noise":
+            x = x + c.noise_std * torch.randn(x.shape, generator=gen)
+        return x.contiguous()
 
 
 class SyntheticConfig(Config):
@@ -173,4 +233,44 @@ class Bytes(Dataset):
                     input_shape=(c.seq_len,))
 
 
-DATASETS = [Digits, SyntheticClassification, SyntheticRegression, ModularArithmetic, Bytes]
+
+
+class TabularConfig(Config):
+    table: Literal["breast_cancer", "wine", "iris", "diabetes"] = Field(
+        "breast_cancer", description="A data set scikit-learn ships (diabetes is regression)")
+    val_fraction: float = Field(0.25, gt=0, lt=1, description="Share of rows held out")
+    data_seed: int = Field(0, ge=0, description="Seed of the train/val split")
+
+
+class Tabular(Dataset):
+    """A small tabular data set shipped with scikit-learn, features standardised with the
+    training split's mean and standard deviation: breast_cancer (569 rows, 30 features, 2
+    classes), wine (178, 13, 3), iris (150, 4, 3) or diabetes (442, 10, regression; targets
+    standardised too)."""
+
+    name = "tabular"
+    Config = TabularConfig
+
+    def load(self, seed: int) -> Data:
+        from sklearn import datasets as sk   # ~1 s to import: only runs that use it pay
+
+        c = self.config
+        raw = getattr(sk, f"load_{c.table}")()
+        x = raw.data.astype(np.float32)
+        regression = c.table == "diabetes"
+        y = raw.target.astype(np.float32 if regression else np.int64)
+        (xt, yt), (xv, yv) = _split(x, y, c.val_fraction, c.data_seed)
+        mean, std = xt.mean(0), xt.std(0).clamp_min(1e-8)
+        xt, xv = (xt - mean) / std, (xv - mean) / std
+        if regression:
+            m, s = yt.mean(), yt.std()
+            yt, yv = ((yt - m) / s)[:, None], ((yv - m) / s)[:, None]
+            return Data((xt, yt), (xv, yv), task="regression", n_outputs=1,
+                        input_shape=(x.shape[1],), info={"target_mean": float(m),
+                                                          "target_std": float(s)})
+        return Data((xt, yt), (xv, yv), task="classification",
+                    n_outputs=int(raw.target.max()) + 1, input_shape=(x.shape[1],))
+
+
+DATASETS = [Digits, SyntheticClassification, SyntheticRegression, ModularArithmetic, Bytes,
+            Tabular]

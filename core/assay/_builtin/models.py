@@ -56,8 +56,11 @@ class MLP(Model):
 
 class CNNConfig(Config):
     channels: int = Field(32, ge=1, le=4096, description="Channels of every conv layer")
-    depth: int = Field(2, ge=1, le=16, description="Number of conv layers")
+    depth: int = Field(2, ge=1, le=64, description="Number of conv layers")
     kernel_size: int = Field(3, ge=1, le=15, description="Kernel size (odd keeps the shape)")
+    norm: Literal["none", "batch"] = Field("none", description="Normalisation after each conv")
+    residual: bool = Field(False, description="Add each block's input to its output (every "
+                                              "block after the first, whose channels change)")
 
 
 class CNNNet(nn.Module):
@@ -69,13 +72,21 @@ class CNNNet(nn.Module):
         chans = [in_ch] + [c.channels] * c.depth
         self.convs = nn.ModuleList(conv(a, b, c.kernel_size, padding=c.kernel_size // 2)
                                    for a, b in zip(chans, chans[1:]))
+        norm = nn.BatchNorm2d if len(shape) == 3 else nn.BatchNorm1d
+        self.norms = (nn.ModuleList(norm(c.channels) for _ in range(c.depth))
+                      if c.norm == "batch" else None)
+        self.residual = c.residual
         self.readout = nn.Linear(c.channels, n_out)
         self.hidden_width = c.channels
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         h = x.unsqueeze(1) if self.unsqueeze else x
-        for conv in self.convs:
-            h = F.relu(conv(h))
+        for i, conv in enumerate(self.convs):
+            out = conv(h)
+            if self.norms is not None:
+                out = self.norms[i](out)
+            out = F.relu(out)
+            h = h + out if self.residual and i > 0 else out
         return h.flatten(2).mean(2)                   # global average pool: (B, channels)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -92,6 +103,41 @@ class CNN(Model):
         if data.task == "lm" or len(data.input_shape) > 3:
             raise UserError(f"model 'cnn' cannot take inputs of shape {data.input_shape}")
         return CNNNet(data.input_shape, data.n_outputs, self.config)
+
+
+class LinearConfig(Config):
+    bias: bool = Field(True, description="Use a bias")
+    init: Literal["default", "zeros"] = Field("default", description="torch's default init, or "
+                                                                   "all zeros (convex problems)")
+
+
+class LinearNet(nn.Module):
+    def __init__(self, n_in: int, n_out: int, c: LinearConfig) -> None:
+        super().__init__()
+        self.readout = nn.Linear(n_in, n_out, bias=c.bias)
+        self.hidden_width = n_in
+        if c.init == "zeros":
+            nn.init.zeros_(self.readout.weight)
+            if self.readout.bias is not None:
+                nn.init.zeros_(self.readout.bias)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.readout(self.features(x))
+
+
+class Linear(Model):
+    """One linear layer on flattened inputs: logistic (softmax) or linear regression."""
+
+    name = "linear"
+    Config = LinearConfig
+
+    def build(self, data: Data) -> nn.Module:
+        if data.task == "lm":
+            raise UserError("model 'linear' does not take token sequences; use 'transformer'")
+        return LinearNet(math.prod(data.input_shape), data.n_outputs, self.config)
 
 
 class TransformerConfig(Config):
@@ -160,4 +206,4 @@ class Transformer(Model):
         return TransformerLM(data.n_outputs, data.input_shape[0], c)
 
 
-MODELS = [MLP, CNN, Transformer]
+MODELS = [MLP, CNN, Linear, Transformer]
