@@ -66,7 +66,8 @@ def run_claim(claim: Any, budget: str = "smoke", *, seeds: int | None = None,
               tracking_uri: str | None = None) -> Any:
     """Run a claim (an id or a :class:`assay.Claim`) and return its outcome; recorded in the
     MLflow store at ``tracking_uri`` (give a temporary folder in tests)."""
-    from assay._drive.verify import run_claim as _run, select
+    from assay._drive.verify import run_claim as _run
+    from assay._drive.verify import select
     from assay._plugins.registry import registry
     from assay._record.tracking import Store
 
