@@ -111,7 +111,7 @@ def law(experiment: Any, overrides: Any = (), *, plugins: Any = (), workers: int
 def verify(claim: str | Claim, budget: str = "smoke", *, seeds: int | None = None,
            tracking_uri: str | None = None) -> Any:
     """Run one claim (an id such as ``"lion:smaller-lr"`` or a :class:`Claim`) at ``budget``
-    (``smoke`` or ``full``) and return its outcome (``.status``, ``.verdict``, per-seed numbers)."""
+    (``smoke`` or ``full``) and return its outcome (``.status``, ``.decision``, per-seed numbers)."""
     from assay._drive.verify import run_claim, select
     from assay._plugins.registry import registry
     from assay._record.tracking import Store

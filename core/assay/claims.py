@@ -21,6 +21,13 @@ interval of its mean over seeds (95% by default, sized to the number of seeds):
 One seed gives no interval, so a single-seed (smoke) run is never a PASS. At a true null
 effect the rule passes about 2.5% of the time (one-sided), whatever the number of seeds.
 
+An effect read off a grid (a ratio of tuned learning rates, a count) moves in steps, and seeds
+that land on the same grid point have zero spread: a zero-width interval, a PASS from three
+lucky seeds (at a null effect halfway between two grid points, 1 time in 8). Such an effect
+declares its ``resolution`` (the grid's step, in the effect's units: express a ratio on a
+log grid as its log), and its per-seed spread is never taken below that of rounding to the
+grid (``resolution / sqrt(12)``).
+
 A check may instead return a **guard**, a verdict of its own with its reason, which takes
 precedence over the statistic: ``INVALID`` (an arm's baseline diverged or sits at chance),
 ``NOT-ESTABLISHED`` (a tuned optimum at the edge of its grid: a bound, not a measurement) or
@@ -28,6 +35,10 @@ precedence over the statistic: ``INVALID`` (an arm's baseline diverged or sits a
 
 A claim may declare that seeds are added while the verdict is inconclusive
 (``max_seeds``, ``seed_step``); the rule is part of the claim, fixed before any number is seen.
+Every added look at the data is another chance to cross a threshold by luck (at a null effect,
+3 seeds growing to 9 by 2 pass about 6.7% of the time at a plain 95%), so
+:meth:`Claim.decide` splits the error rate over the looks the rule allows (Bonferroni: each
+of ``k`` looks uses ``1 - 0.05 / k``), which keeps the null PASS rate at or below 2.5%.
 """
 from __future__ import annotations
 
@@ -47,9 +58,27 @@ GUARDS: tuple[GuardKind, ...] = ("INVALID", "NOT-ESTABLISHED", "VACUOUS")   # by
 STATUSES = ("PASS", "FAIL", "INCONCLUSIVE", *GUARDS)
 
 __all__ = [
-    "Claim", "Decision", "Effect", "EffectSummary", "Guard", "Metrics", "STATUSES", "Verdict",
-    "at_least", "at_most", "best", "between", "decide", "diverged", "grid_at_edge",
-    "grid_optimum", "invalid", "not_established", "t_interval", "trials", "vacuous",
+    "STATUSES",
+    "Claim",
+    "Decision",
+    "Effect",
+    "EffectSummary",
+    "Guard",
+    "Metrics",
+    "Verdict",
+    "at_least",
+    "at_most",
+    "best",
+    "between",
+    "decide",
+    "diverged",
+    "grid_at_edge",
+    "grid_optimum",
+    "invalid",
+    "not_established",
+    "t_interval",
+    "trials",
+    "vacuous",
 ]
 
 
@@ -64,8 +93,11 @@ class Effect:
     value: float
     low: float | None = None
     high: float | None = None
+    resolution: float = 0.0        # the step of a quantised effect (its grid's spacing)
 
     def __post_init__(self) -> None:
+        if not self.resolution >= 0:
+            raise ValueError(f"effect {self.name!r}: resolution must be >= 0")
         if self.low is None and self.high is None:
             raise ValueError(f"effect {self.name!r}: give low, high or both")
         if self.low is not None and self.high is not None and self.low > self.high:
@@ -79,19 +111,20 @@ class Effect:
         return f">= {self.low:g}" if self.low is not None else f"<= {self.high:g}"
 
 
-def at_least(name: str, value: float, low: float) -> Effect:
+def at_least(name: str, value: float, low: float, *, resolution: float = 0.0) -> Effect:
     """The paper says ``value >= low``."""
-    return Effect(name, float(value), low=low)
+    return Effect(name, float(value), low=low, resolution=resolution)
 
 
-def at_most(name: str, value: float, high: float) -> Effect:
+def at_most(name: str, value: float, high: float, *, resolution: float = 0.0) -> Effect:
     """The paper says ``value <= high``."""
-    return Effect(name, float(value), high=high)
+    return Effect(name, float(value), high=high, resolution=resolution)
 
 
-def between(name: str, value: float, low: float, high: float) -> Effect:
+def between(name: str, value: float, low: float, high: float, *,
+            resolution: float = 0.0) -> Effect:
     """The paper says ``low <= value <= high``."""
-    return Effect(name, float(value), low=low, high=high)
+    return Effect(name, float(value), low=low, high=high, resolution=resolution)
 
 
 @dataclass(frozen=True)
@@ -133,14 +166,17 @@ class Verdict:
 
 # --- the verdict over seeds -------------------------------------------------------------------
 
-def t_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
-    """Two-sided Student-t interval of the mean; (-inf, inf) for fewer than two values."""
+def t_interval(values: Sequence[float], confidence: float = 0.95, *,
+               resolution: float = 0.0) -> tuple[float, float]:
+    """Two-sided Student-t interval of the mean; (-inf, inf) for fewer than two values. The
+    spread is at least that of rounding to a grid of step ``resolution``."""
     n = len(values)
     if n < 2:
         return -math.inf, math.inf
     from scipy import stats
 
-    mean, sd = statistics.fmean(values), statistics.stdev(values)
+    mean = statistics.fmean(values)
+    sd = max(statistics.stdev(values), resolution / math.sqrt(12))
     half = float(stats.t.ppf(0.5 + confidence / 2, n - 1)) * sd / math.sqrt(n)
     return mean - half, mean + half
 
@@ -167,7 +203,7 @@ def _summarise(name: str, effects: Sequence[Effect], confidence: float) -> Effec
     first = effects[0]
     values = tuple(e.value for e in effects)
     mean = statistics.fmean(values)
-    lo, hi = t_interval(values, confidence)
+    lo, hi = t_interval(values, confidence, resolution=first.resolution)
     low, high = first.low, first.high
     inside = (low is None or lo >= low) and (high is None or hi <= high)
     outside = (low is not None and hi < low) or (high is not None and lo > high)
@@ -201,7 +237,7 @@ def decide(per_seed: Sequence[Verdict], confidence: float = 0.95) -> Decision:
         hits = [(s, v.guard) for s, v in enumerate(per_seed) if v.guard and v.guard.kind == kind]
         if hits:
             reasons = "; ".join(f"seed {s}: {g.reason}" for s, g in hits)  # type: ignore[union-attr]
-            return Decision(kind, reasons)
+            return Decision(kind, reasons, _measured(per_seed, confidence))
     names = [e.name for e in per_seed[0].effects]
     for s, v in enumerate(per_seed):
         if [e.name for e in v.effects] != names:
@@ -215,6 +251,17 @@ def decide(per_seed: Sequence[Verdict], confidence: float = 0.95) -> Decision:
     statuses = {e.status for e in summaries}
     status = "FAIL" if "FAIL" in statuses else "PASS" if statuses == {"PASS"} else "INCONCLUSIVE"
     return Decision(status, "; ".join(e.line() for e in summaries), summaries)
+
+
+def _measured(per_seed: Sequence[Verdict], confidence: float) -> tuple[EffectSummary, ...]:
+    """The effects behind a guard, for the record (not a verdict): only when every seed
+    reports the same, finite effects."""
+    names = [e.name for e in per_seed[0].effects]
+    if not names or any([e.name for e in v.effects] != names or
+                        not all(math.isfinite(e.value) for e in v.effects) for v in per_seed):
+        return ()
+    return tuple(_summarise(n, [v.effects[i] for v in per_seed], confidence)
+                 for i, n in enumerate(names))
 
 
 # --- the claim --------------------------------------------------------------------------------
@@ -251,8 +298,21 @@ class Claim:
     def arm_path(self, arm: str) -> Path:
         return Path(str(resources.files(self.package).joinpath(self.arms[arm])))
 
+    @property
+    def looks(self) -> int:
+        """How many times the seed rule may decide: 1, plus one per added batch of seeds."""
+        if self.max_seeds is None:
+            return 1
+        return 1 + math.ceil((self.max_seeds - self.seeds) / self.seed_step)
+
+    @property
+    def look_confidence(self) -> float:
+        """The confidence of each look: ``confidence`` with its error rate split over the
+        looks (Bonferroni), so that adding seeds cannot raise the chance of a lucky verdict."""
+        return 1 - (1 - self.confidence) / self.looks
+
     def decide(self, per_seed: Sequence[Verdict]) -> Decision:
-        return decide(per_seed, self.confidence)
+        return decide(per_seed, self.look_confidence)
 
     def more_seeds(self, decision: Decision, n: int) -> int:
         """How many seeds to add after ``n`` gave ``decision`` (0: stop)."""

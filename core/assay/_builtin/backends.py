@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Any, Literal
 
 import torch
@@ -12,11 +11,18 @@ from assay.kinds import Backend, Config
 
 
 class CPUConfig(Config):
-    threads: int = Field(0, ge=0, description="torch threads (0: 1 on Dask workers, else "
-                                              "torch's default)")
+    threads: int = Field(1, ge=1, description="torch threads of a run, inline and on Dask "
+                                              "workers alike (part of the run's identity: "
+                                              "results depend on it)")
 
 
 class CPU(Backend):
+    """The CPU, with a fixed torch thread count (``threads``, default 1).
+
+    A reduction split over another number of threads sums in another order, so the count is
+    configuration (and so part of the run key), never the machine's default.
+    """
+
     name = "cpu"
     Config = CPUConfig
 
@@ -25,9 +31,8 @@ class CPU(Backend):
 
     def setup(self, seed: int) -> None:
         super().setup(seed)
-        threads = self.config.threads or (1 if os.environ.get("ASSAY_WORKER") else 0)
-        if threads and torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        if torch.get_num_threads() != self.config.threads:
+            torch.set_num_threads(self.config.threads)
 
 
 class CUDAConfig(Config):
@@ -74,7 +79,7 @@ class MPS(Backend):
         return torch.device("mps")
 
 
-class AutoConfig(Config):
+class AutoConfig(CPUConfig):
     pass
 
 
@@ -90,11 +95,6 @@ class Auto(CPU):
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-
-    def setup(self, seed: int) -> None:
-        Backend.setup(self, seed)
-        if os.environ.get("ASSAY_WORKER") and torch.get_num_threads() != 1:
-            torch.set_num_threads(1)
 
 
 BACKENDS = [CPU, CUDA, MPS, Auto]

@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--workers", type=int, default=None)
     p.add_argument("--write-claims", action="store_true", help="regenerate CLAIMS.md")
+    p.add_argument("--stale", action="store_true", help="list CLAIMS.md rows whose plugin or "
+                   "the core's run path changed since their commit")
     _common(p, exp=False)
 
     p = sub.add_parser("schema", help="write JSON Schemas of the experiment file and components")
