@@ -73,7 +73,9 @@ def run_claim(claim: Any, budget: str = "smoke", *, seeds: int | None = None,
 
     if isinstance(claim, str):
         claim = select(registry(), [claim], False)[0]
-    return _run(claim, budget, seeds, store=Store.resolve(tracking_uri))
+    folder = tracking_uri is not None and "://" not in tracking_uri   # the whole store there
+    store = Store.resolve(root=tracking_uri) if folder else Store.resolve(tracking_uri)
+    return _run(claim, budget, seeds, store=store)
 
 
 def negative_control(claim: Any, *, arms: Mapping[str, str] | None = None,
