@@ -64,11 +64,13 @@ def sweep_block(**kw):
 
 
 def assert_mlflow_matches_study(store, result, n):
+    """One child per trial; a trained trial's child holds its params and metrics, a cached
+    trial's child copies them from (and links to) the run that trained them."""
     study = study_of(store, result.study_name)
-    runs = {r.data.tags["assay.trial"]: r for r in children(store, result.parent_run_id)}
-    told = [t for t in study.trials if t.user_attrs.get("assay_reused_run") is None]
-    assert len(runs) == len(told) == n
-    for t in told:
+    kids = children(store, result.parent_run_id)
+    runs = {r.data.tags["assay.trial"]: r for r in kids}
+    assert len(kids) == len(runs) == len(study.trials) == n
+    for t in study.trials:
         run = runs[str(t.number)]
         for path, value in t.params.items():
             assert float(run.data.params[path]) == pytest.approx(float(value)), path
@@ -76,6 +78,9 @@ def assert_mlflow_matches_study(store, result, n):
             assert run.data.metrics["val/loss"] == pytest.approx(t.value)
             assert run.info.status == "FINISHED"
             assert run.data.tags["assay.run_key"] == t.user_attrs["run_key"]
+            reused = t.user_attrs.get("assay_reused_run")
+            assert run.data.tags["assay.status"] == ("reused" if reused else "finished")
+            assert run.data.tags.get("assay.reused_from") == reused
 
 
 # --- fast: inline executor --------------------------------------------------------------------
@@ -110,7 +115,7 @@ def test_failures_are_recorded_with_reasons_and_the_sweep_goes_on(store):
     assert states == ["COMPLETE", "FAIL", "FAIL"]
 
 
-def test_finished_run_keys_are_reused_not_rerun(store):
+def test_finished_run_keys_are_reused_not_rerun_and_each_cached_trial_has_a_child(store):
     loaded = load(QUICK, SMALL)
     grid = sweep_block(sampler="grid", trials=3,
                        space={"methods.optimizer.lr": {"choice": [1e-3, 3e-3, 1e-2]}})
@@ -119,9 +124,124 @@ def test_finished_run_keys_are_reused_not_rerun(store):
     second = run_sweep(loaded, sweep=grid, store=store, workers=0, progress=False, plots=False,
                        study_name="second")
     assert {r.status for r in second.trials} == {"reused"}
-    assert children(store, second.parent_run_id) == []
     assert sorted(r.values[0] for r in second.trials) == \
         pytest.approx(sorted(r.values[0] for r in first.trials))
+    assert second.counts == {"complete": 3} and second.cached == 3 and first.cached == 0
+    from assay._drive.sweep.report import counts_line
+
+    assert counts_line(second) == "complete 3 (0 trained, 3 from the run cache)"
+    assert_mlflow_matches_study(store, second, 3)
+    originals = {r.info.run_id: r for r in children(store, first.parent_run_id)}
+    for kid in children(store, second.parent_run_id):
+        orig = originals[kid.data.tags["assay.reused_from"]]
+        assert kid.data.params == orig.data.params
+        assert kid.data.metrics == orig.data.metrics
+        assert f"runs/{orig.info.run_id}" in kid.data.tags["mlflow.note.content"]
+    assert len(_finished_keys_once(store)) == 3          # the cache itself: trained once
+
+
+def test_a_resumed_sweep_proposes_new_configurations(store):
+    """The sampler's stream continues across runs of the command: asking for more trials
+    evaluates new configurations instead of replaying the first ones from the cache."""
+    loaded = load(QUICK, SMALL)
+    first = run_sweep(loaded, sweep=sweep_block(trials=2), store=store, workers=0,
+                      progress=False, plots=False)
+    again = run_sweep(loaded, sweep=sweep_block(trials=4), store=store, workers=0,
+                      progress=False, plots=False)
+    assert first.counts == {"complete": 2} and again.counts == {"complete": 4}
+    assert again.cached == 0 and {r.status for r in again.trials} == {"finished"}
+    study = study_of(store, again.study_name)
+    assert len({t.params["methods.optimizer.lr"] for t in study.trials}) == 4
+    assert_mlflow_matches_study(store, again, 4)
+
+
+def test_a_sweep_where_every_trial_fails_exits_1_with_the_reasons(store, capsys):
+    from assay._cli.main import main
+
+    code = main(["sweep", QUICK, "--plugin", CHAOS, "--workers", "0", "--trials", "3",
+                 "-o", "methods.optimizer={name: chaos, mode: raise, lr: 0.05}",
+                 "-o", "methods.schedule={name: constant}", "-o", "train.steps=10",
+                 "-o", "train.eval_every=5", "-o", "model.width=16",
+                 "-o", "sweep.sampler=random", "-o", "sweep.space={methods.optimizer.lr: "
+                 "{log_uniform: [0.01, 0.1]}}"])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "every trial failed" in out
+    assert "3 x RuntimeError: chaos: deliberate failure at step 5" in out
+
+
+def test_a_second_driver_of_a_study_is_refused_naming_the_first(store, tmp_path):
+    import os
+
+    from assay._drive.sweep.lock import StudyLock
+    from assay.errors import UserError
+
+    first = StudyLock(store.root, "s")
+    first.acquire(None)
+    try:
+        with pytest.raises(UserError, match=rf"driven by another assay process \(host .*pid "
+                                            rf"{os.getpid()}"):
+            StudyLock(store.root, "s").acquire(None)
+        StudyLock(store.root, "other").acquire(None)     # another study is free
+    finally:
+        first.release()
+    StudyLock(store.root, "s").acquire(None)             # free again once released
+    # a shared (sqlite) study storage: two stores, two machines' worth of file locks
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    one = StudyLock(tmp_path / "a", "s", url)
+    one.acquire(None)
+    try:
+        with pytest.raises(UserError, match="lock held in the study storage"):
+            StudyLock(tmp_path / "b", "s", url).acquire(None)
+    finally:
+        one.release()
+
+
+def test_sigterm_stops_an_inline_sweep_and_leaves_nothing_running(store):
+    """The driver stops asking, marks the running trial preempted in Optuna (and enqueues it
+    again) and in MLflow, ends its parent KILLED and raises Interrupted (exit 143)."""
+    import os
+    import signal
+    import threading
+
+    from assay._drive.shutdown import Interrupted
+    from assay._drive.sweep import Driver
+
+    assert threading.current_thread() is threading.main_thread()
+    loaded = load(QUICK, [*SMALL, "train.steps=400", "methods.optimizer={name: chaos, "
+                          "mode: slow, sleep_s: 0.01, lr: 0.05}",
+                          "methods.schedule={name: constant}"], plugins=[CHAOS])
+    driver = Driver(loaded, sweep_block(trials=3), store=store, workers=0, progress=False,
+                    plots=False)
+
+    def kill_when_running():
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if driver.ledger.running:                     # a run is out (~4 s long)
+                time.sleep(1.0)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            time.sleep(0.05)
+
+    threading.Thread(target=kill_when_running, daemon=True).start()
+    with pytest.raises(Interrupted) as stop:
+        driver.run()
+    assert stop.value.exit_code == 128 + signal.SIGTERM
+    result = stop.value.result
+    n = result.counts.get("preempted", 0)      # the run training and the one queued behind
+    assert result.stopped == "SIGTERM" and n >= 1
+    study = study_of(store, result.study_name)
+    states = [t.state.name for t in study.trials]
+    assert "RUNNING" not in states and states.count("WAITING") == n   # asked again next time
+    client = mlflow_client(store)
+    assert client.get_run(result.parent_run_id).info.status == "KILLED"
+    kids = children(store, result.parent_run_id)
+    assert [r.info.status for r in kids] == ["KILLED"] * n
+    assert {r.data.tags["assay.status"] for r in kids} == {"preempted"}
+    resumed = run_sweep(load(QUICK, SMALL), sweep=sweep_block(trials=2), store=store,
+                        workers=0, progress=False, plots=False)   # finishes the study
+    study = study_of(store, resumed.study_name)
+    assert [t.state.name for t in study.trials].count("COMPLETE") == 2
 
 
 def test_bad_sweep_blocks_are_user_errors():

@@ -6,9 +6,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-
-from assay._run.loop import RunResult
 from assay._record.tracking import Create, Handle, Record, Store, Tracker
+from assay._run.loop import RunResult
 
 RESULTS = [
     RunResult("k-finished", "finished", metrics={"val/loss": 0.25, "train/loss": 0.5,
@@ -77,8 +76,9 @@ def test_bulk_path_matches_mlflow_client(tmp_path, same_batch):
     assert failed["tags"]["assay.error"] == "loss is nan at step 2"
     assert failed["artifacts"] == ["traceback.txt"] and "val/loss" in failed["metrics"]
     assert finished["tags"]["assay.status"] == "finished"
-    assert bulk.finished_keys() == {"k": {"run_id": bulk.finished_keys()["k"]["run_id"],
-                                          "metrics": finished["metrics"]}}
+    cached = bulk.finished_keys()
+    assert cached == {"k": {"run_id": cached["k"]["run_id"], "metrics": finished["metrics"],
+                            "experiment_id": bulk.experiment_id("exp")}}
 
 
 def test_bulk_failure_falls_back_once_without_duplicates(tmp_path, caplog):

@@ -108,9 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as exc:
         _err(str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
-        _err("interrupted")
-        return 130
+    except KeyboardInterrupt as exc:      # SIGTERM too, once a driver has stopped cleanly
+        _err(str(exc) or "interrupted")
+        return int(getattr(exc, "exit_code", 130))
 
 
 def _err(msg: str) -> None:

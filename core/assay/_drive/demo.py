@@ -4,7 +4,6 @@ widths 32-256 with a holdout at 512, on a local Dask cluster, recorded in MLflow
 from __future__ import annotations
 
 import argparse
-import queue
 import time
 from pathlib import Path
 
@@ -16,7 +15,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples"  # the repo's exampl
 
 def run_demo(args: argparse.Namespace) -> int:
     from assay._drive.run import load
-    from assay._dispatch.executor import DaskExecutor
+    from assay._dispatch.executor import make_executor
     from assay._drive.law import LawStudy, parse_law
     from assay._experiment.space import parse_sweep
     from assay._record.tracking import Store
@@ -30,9 +29,8 @@ def run_demo(args: argparse.Namespace) -> int:
     store = Store.resolve()
     started = time.perf_counter()
     base = load(path)
-    executor = DaskExecutor(queue.Queue(), workers=args.workers,
-                            warm=(base.registry.sources, base.run.model_dump_json()))
-    executor.start()
+    executor = make_executor(args.workers, None, store.root, kind="demo",
+                             warm=(base.registry.sources, base.run.model_dump_json()))
     arms = {"muP": {}, "SP": {"methods.parameterization": {"name": "mup-sp"},
                               "name": "mup-transfer-sp"}}
     results = {}

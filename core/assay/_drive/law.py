@@ -12,7 +12,6 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import queue
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,17 +105,12 @@ class LawStudy:
         self.workers, self.scheduler = workers, scheduler
 
     def _executor(self) -> Any:
-        from assay._dispatch.executor import DaskExecutor, InlineExecutor
+        from assay._dispatch.executor import make_executor
 
         if self.shared_executor is not None:
             return self.shared_executor
-        if self.workers == 0:
-            return InlineExecutor(queue.Queue(), str(self.store.root / "states"))
-        ex = DaskExecutor(queue.Queue(), workers=self.workers, scheduler=self.scheduler,
-                          state_dir=str(self.store.root / "states"),
-                          warm=(self.loaded.registry.sources, self.loaded.run.model_dump_json()))
-        ex.start()
-        return ex
+        return make_executor(self.workers, self.scheduler, self.store.root, kind="law",
+                             warm=(self.loaded.registry.sources, self.loaded.run.model_dump_json()))
 
     def _sweep_point(self, point: dict[str, float], seed: int, kind: str, executor: Any,
                      space: dict[str, Dist]) -> Any:
@@ -284,11 +278,11 @@ def run_law(loaded: Loaded, **kwargs: Any) -> LawResult:
 
 
 def run_law_cli(args: Any) -> int:
-    from assay._dispatch.executor import start_early
+    from assay._dispatch.executor import make_executor
     from assay._drive.law_report import print_law
 
     store = Store.resolve(args.tracking_uri)
-    executor = start_early(args.workers, args.scheduler, store.root, "law")
+    executor = make_executor(args.workers, args.scheduler, store.root, kind="law", warm=None)
     try:
         loaded = load(args.experiment, args.override, args.plugin)
         if executor is not None:

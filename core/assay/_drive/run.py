@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from assay._drive.shutdown import StopSignals
 from assay.errors import UserError
 from assay._plugins.registry import Registry, registry
 from assay._experiment.resolve import ExperimentSpec, RunSpec, build_run, load_yaml, parse_override
@@ -64,11 +65,14 @@ def run_once(loaded: Loaded, store: Any = None, *, rerun: bool = False,
     tags = run_tags(run, loaded.registry, {"mlflow.parentRunId": parent} if parent else {})
     run_id = tracker.start_run(loaded.experiment.name if experiment is None else experiment,
                                _run_name(run), tags, run.flat_params())
-    try:
-        with _progress(run, progress) as report:
+    try:                                # SIGTERM raises here as Ctrl-C does
+        with StopSignals(raise_now=True), _progress(run, progress) as report:
             result = execute(run, report, init_state=_load_state(run, store))
-    except BaseException:
-        tracker.end_run(run_id, "preempted")  # Ctrl-C: the run is marked, not lost
+    except BaseException as exc:        # the run is marked preempted (KILLED), not left RUNNING
+        from assay._run.context import RunResult
+
+        why = str(exc) or type(exc).__name__
+        tracker.record(run_id, RunResult(run.key, "preempted", error=f"interrupted: {why}"))
         raise
     tracker.record(run_id, result)
     return run_id, result, False
