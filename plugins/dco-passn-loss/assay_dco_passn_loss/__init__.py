@@ -1,0 +1,20 @@
+"""Direct coverage optimization: a loss aligned with pass@N, which limits confidence (Chen et
+al., 2025)."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import CoverageLoss
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [CoverageLoss]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
