@@ -15,7 +15,15 @@ import torch
 from assay import load
 from assay._cli.main import main
 from assay._drive.claims_md import COLUMNS, stale_rows, write_claims_md
-from assay._drive.verify import Outcome, _Env, _run_metrics, arm_overrides, select, start_parent
+from assay._drive.verify import (
+    Outcome,
+    _Env,
+    _run_metrics,
+    _study_name,
+    arm_overrides,
+    select,
+    start_parent,
+)
 from assay._drive.verify_report import NOT_A_RESULT, decision_record, outcome_lines, record
 from assay._plugins.registry import registry
 from assay._record.tracking import Store, Tracker
@@ -45,6 +53,26 @@ def test_arm_overrides_sit_between_the_arm_file_and_the_budget():
     assert arm_overrides(claim, "b", {}, 1, "full") == {"train.seed": 1}
     run = load(TINY, arm_overrides(claim, "a", {}, 2, "full")).run
     assert (run.model["width"], run.train.steps, run.seed) == (16, 7, 2)
+
+
+def test_an_arm_study_is_resumed_only_by_the_same_design():
+    """Re-running a claim continues its arms' Optuna studies (their runs are cached); an arm
+    whose base run or search space changed gets a new study, never the old trials."""
+    from assay.testing import load_yaml
+
+    claim = select(registry(), ["lion:smaller-lr"], False)[0]
+    raw = load_yaml(claim.arm_path("lion"))
+
+    def name(exp, **ovr):
+        return _study_name(claim, "lion", 0, "smoke", load(exp, {"train.seed": 0, **ovr}))
+
+    assert name(raw) == name(dict(raw))
+    assert name(raw).startswith("lion:smaller-lr.lion.seed0.smoke.")
+    assert name(raw, **{"backend.threads": 2}) != name(raw)
+    assert name(raw, **{"train.seed": 1}) != name(raw)
+    narrower = {**raw, "sweep": {**raw["sweep"], "space": {
+        "methods.optimizer.lr": {"choice": [1e-3, 1e-2]}}}}
+    assert name(narrower) != name(raw)
 
 
 def test_a_diverged_run_arm_reaches_the_check_as_nan(tmp_path):

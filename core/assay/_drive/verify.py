@@ -129,9 +129,9 @@ def _sweep_metrics(claim: Claim, arm: str, seed: int, budget: str, env: _Env,
     from assay._drive.sweep import Driver
     from assay._experiment.space import parse_sweep
 
-    study = f"{claim.id}.{arm}.seed{seed}.{budget}"
     driver = Driver(loaded, parse_sweep({**loaded.experiment.sweep}), store=env.store,
-                    study_name=study, experiment=EXPERIMENT, progress=False,
+                    study_name=_study_name(claim, arm, seed, budget, loaded),
+                    experiment=EXPERIMENT, progress=False,
                     workers=env.workers, executor=env.executor, plots=budget == "full",
                     extra_tags={"mlflow.parentRunId": env.parent, "assay.claim": claim.id,
                                 "assay.arm": arm})
@@ -149,6 +149,18 @@ def _sweep_metrics(claim: Claim, arm: str, seed: int, budget: str, env: _Env,
             out.update({f"{arm}/trials/{t.number}/{k}": v
                         for k, v in _trial_numbers(driver, t, objective).items()})
     return out
+
+
+def _study_name(claim: Claim, arm: str, seed: int, budget: str, loaded: Any) -> str:
+    """The arm's Optuna study, resumed by a re-run of the same design only: a changed arm (its
+    base run, which includes threads and plugin versions, or its search space) starts a new
+    study instead of counting trials that ran another configuration."""
+    import hashlib
+
+    from assay.spec import canonical
+
+    design = canonical({"run": loaded.run.key, "sweep": loaded.experiment.sweep})
+    return f"{claim.id}.{arm}.seed{seed}.{budget}.{hashlib.sha256(design.encode()).hexdigest()[:8]}"
 
 
 def _trial_numbers(driver: Any, trial: Any, objective: Sequence[str]) -> dict[str, float]:
