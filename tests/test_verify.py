@@ -38,7 +38,7 @@ TINY = {"dataset": {"name": "digits"}, "model": {"name": "mlp", "width": 8},
 
 # --- arm overrides ------------------------------------------------------------------------
 
-def test_arm_overrides_sit_between_the_arm_file_and_the_budget():
+def test_arm_overrides_win_over_the_arm_file_and_the_budget():
     claim = Claim(id="t:o", statement="s", source="src", arms={"a": "a.yaml"}, package="assay",
                   check=lambda m: Verdict("x", [at_least("g", 1, 0)]),
                   arm_overrides={"a": {"train.steps": 7, "model.width": 16, "train.seed": 99}},
@@ -47,7 +47,7 @@ def test_arm_overrides_sit_between_the_arm_file_and_the_budget():
     assert arm_overrides(claim, "a", sweep_arm, 3, "full") == {
         "train.steps": 7, "model.width": 16, "train.seed": 3}
     assert arm_overrides(claim, "a", sweep_arm, 3, "smoke") == {
-        "train.steps": 20, "model.width": 16, "train.seed": 3, "sweep.trials": 2}
+        "train.steps": 7, "model.width": 16, "train.seed": 3, "sweep.trials": 2}
     assert "sweep.trials" not in arm_overrides(claim, "a", {}, 0, "smoke")
     assert arm_overrides(claim, "a", {"pretrain": {"model": {}}}, 0, "smoke")["pretrain.train.steps"] == 20
     assert arm_overrides(claim, "b", {}, 1, "full") == {"train.seed": 1}

@@ -283,7 +283,7 @@ class Claim:
         "train.steps": 20, "train.eval_every": 10, "sweep.trials": 2})
     plugin: str = ""                              # filled in by the registry
     arm_overrides: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    """Per-arm dotted overrides applied after the arm's file (and before the budget's): for
+    """Per-arm dotted overrides applied after the arm's file and the budget's: for
     negative controls (``assay.testing.negative_control``), not for claims' own designs."""
 
     def __post_init__(self) -> None:

@@ -73,15 +73,17 @@ def select(reg: Registry, names: Sequence[str], all_: bool) -> list[Claim]:
 
 def arm_overrides(claim: Claim, arm: str, raw: dict[str, Any], seed: int,
                   budget: str) -> dict[str, Any]:
-    """The dotted overrides of one arm's run, later entries winning: the claim's
-    ``arm_overrides`` for the arm, then the budget's, then the seed (the seed is verify's)."""
-    out: dict[str, Any] = dict(claim.arm_overrides.get(arm, {}))
+    """The dotted overrides of one arm's run, later entries winning: the budget's, then the
+    claim's ``arm_overrides`` for the arm (a negative control's change must survive the smoke
+    budget, e.g. ``train.steps: 1``), then the seed (the seed is verify's)."""
+    out: dict[str, Any] = {}
     if budget == "smoke":
         out.update({k: v for k, v in claim.smoke.items()
                     if not k.startswith("sweep.") or raw.get("sweep")})
         if raw.get("pretrain"):                   # a tiny budget for the pretraining too
             out.update({f"pretrain.{k}": v for k, v in claim.smoke.items()
                         if k.startswith("train.")})
+    out.update(claim.arm_overrides.get(arm, {}))
     out["train.seed"] = seed
     return out
 
