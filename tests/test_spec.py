@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from assay._drive.run import load
 from assay._cli.main import main
+from assay._drive.run import load
+from assay._experiment.resolve import load_yaml
 from assay.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +85,31 @@ def test_yaml_is_data_not_code(tmp_path):
 def test_override_syntax_error():
     with pytest.raises(UserError, match="path=value"):
         load(QUICK, ["methods.optimizer.lr"])
+
+
+def test_yaml_anchors_and_merge_keys_still_work(tmp_path):
+    """Shared values and merge keys are ordinary YAML; only duplicates and bombs are refused."""
+    f = tmp_path / "anchors.yaml"
+    f.write_text("base: &opt {name: adamw, lr: 1.0e-3}\n"
+                 "name: anchors\nmethods:\n  optimizer:\n    <<: *opt\n    lr: 3.0e-3\n")
+    raw = load_yaml(f)
+    assert raw["methods"]["optimizer"] == {"name": "adamw", "lr": 3.0e-3}
+
+
+def test_integer_distributions_accept_integers():
+    from assay._experiment.space import Dist
+
+    assert Dist(int=(1, 8)).int == (1, 8) and Dist(log_int=(2, 64)).log_int == (2, 64)
+
+
+def test_unknown_field_suggests_the_nearest(capsys):
+    code, text = run_cli(capsys, "run", QUICK, "-o", "train.stpes=3")
+    assert code == 2 and "train.stpes: unknown field. Did you mean 'steps'?" in text
+
+
+def test_numbers_that_cannot_be_meant_are_refused_in_dicts_too():
+    """The Python API reads no file, and gets the same refusals."""
+    with pytest.raises(UserError, match=r"methods.optimizer.lr: \.inf is not a finite"):
+        load({"methods": {"optimizer": {"name": "adamw", "lr": float("inf")}}})
+    with pytest.raises(UserError, match="train.steps: true is a boolean"):
+        load({"train": {"steps": True}})

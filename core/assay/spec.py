@@ -5,15 +5,12 @@ installed plugins is private (``assay._experiment.resolve``).
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assay.errors import did_you_mean
 
@@ -22,15 +19,22 @@ SLOTS = ("data", "parameterization", "adapter", "optimizer", "schedule", "prunin
 """The method slots of an experiment, in the order their hooks run."""
 
 
+MAX_STEPS = 10_000_000
+"""Upper bounds that no real run reaches; beyond them a value is a typo (``1e29``)."""
+MAX_BATCH = 1 << 20
+MAX_SEED = 2**32 - 1          # numpy's seeds stop here
+
+
 class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class TrainSpec(_Spec):
-    steps: int = Field(500, ge=1, description="Optimizer steps")
-    batch_size: int = Field(64, ge=1, description="Examples per step")
-    eval_every: int = Field(50, ge=1, description="Evaluate (and report to the pruner) every k steps")
-    seed: int = Field(0, ge=0, description="Seed of initialisation and batch order")
+    steps: int = Field(500, ge=1, le=MAX_STEPS, description="Optimizer steps")
+    batch_size: int = Field(64, ge=1, le=MAX_BATCH, description="Examples per step")
+    eval_every: int = Field(50, ge=1, le=MAX_STEPS,
+                            description="Evaluate (and report to the pruner) every k steps")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="Seed of initialisation and batch order")
     grad_clip: float | None = Field(None, gt=0, description="Clip the global grad norm (None: off)")
 
 
@@ -69,6 +73,14 @@ class ExperimentSpec(_Spec):
     law: dict[str, Any] | None = None
     plugins: list[str] = Field(default_factory=list, description="Extra plugin files/modules")
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        problem = name_problem(v)
+        if problem:
+            raise ValueError(problem)
+        return v
+
     @field_validator("methods")
     @classmethod
     def _slots(cls, v: dict[str, Ref]) -> dict[str, Ref]:
@@ -77,6 +89,30 @@ class ExperimentSpec(_Spec):
                 raise ValueError(f"unknown slot {slot!r}.{did_you_mean(slot, SLOTS)} "
                                  f"Slots: {', '.join(SLOTS)}")
         return v
+
+
+NAME_PUNCTUATION = " ._-+=,@()"
+MAX_NAME = 100
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an experiment or study, or None. Names become file names
+    (``<store>/optuna/<name>.journal``, ``<store>/laws/<name>/``) and MLflow search terms, so
+    they keep to letters, digits and a little punctuation: no path separators, no leading dot
+    (``../../x`` would write outside the store), no quotes."""
+    if not name:
+        return "a name cannot be empty"
+    if len(name) > MAX_NAME:
+        return f"a name is at most {MAX_NAME} characters (got {len(name)})"
+    bad = "".join(sorted({c for c in name if not (c.isalnum() or c in NAME_PUNCTUATION)}))
+    if bad:
+        return (f"{name!r} contains {bad!r}; a name (used as a file name) keeps to letters, "
+                f"digits, spaces and {NAME_PUNCTUATION.strip()}")
+    if not name[0].isalnum():
+        return f"{name!r} must start with a letter or digit"
+    if name[-1] in " .":
+        return f"{name!r} must not end with a space or a dot"
+    return None
 
 
 def canonical(obj: Any) -> str:

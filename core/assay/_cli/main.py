@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 from assay.errors import UserError
 
+WORKERS_PER_CORE = 4        # local workers beyond this many per core only thrash (--force)
+
 DESCRIPTION = """Run ML research methods as plugins: one run, Optuna sweeps on Dask, \
 hyperparameter-law studies, paper claims; everything recorded in MLflow (./assay-runs/)."""
 
@@ -40,6 +42,8 @@ def parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("--workers", type=int, default=None,
                    help="local worker processes (default: one per core; 0: inline)")
+    p.add_argument("--force", action="store_true",
+                   help=f"allow --workers above {WORKERS_PER_CORE}x the cores")
     p.add_argument("--scheduler", default=None, help="join a Dask scheduler, tcp://HOST:PORT")
     p.add_argument("--trials", type=int, default=None, help="override sweep.trials")
     p.add_argument("--timeout", type=float, default=None, help="stop asking after N seconds")
@@ -53,6 +57,8 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("law", help="hyperparameter-law study over the experiment's law: block")
     _common(p)
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--force", action="store_true",
+                   help=f"allow --workers above {WORKERS_PER_CORE}x the cores")
     p.add_argument("--scheduler", default=None)
     p.add_argument("--study-storage", default=None, help="Optuna storage URL (as for sweep)")
 
@@ -68,6 +74,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--budget", choices=["smoke", "full"], default="full")
     p.add_argument("--seeds", type=int, default=None)
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--force", action="store_true",
+                   help=f"allow --workers above {WORKERS_PER_CORE}x the cores")
     p.add_argument("--write-claims", action="store_true", help="regenerate CLAIMS.md")
     p.add_argument("--stale", action="store_true", help="list CLAIMS.md rows whose plugin or "
                    "the core's run path changed since their commit")
@@ -87,6 +95,8 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="the main job on the embedded defaults")
     p.add_argument("--workers", type=int, default=None)
+    p.add_argument("--force", action="store_true",
+                   help=f"allow --workers above {WORKERS_PER_CORE}x the cores")
     return ap
 
 
@@ -100,10 +110,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().print_help()
         return 0
     try:
-        from assay._cli import commands
+        from assay._cli import commands, preflight
         from assay._experiment import settings
 
-        settings.apply(args)
+        preflight.check(args, settings.apply(args))     # bad input: refused before any work
         return int(getattr(commands, f"cmd_{args.command}")(args) or 0)
     except UserError as exc:
         _err(str(exc))

@@ -8,53 +8,61 @@ for names, the valid choices.
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
+from assay._experiment.reading import check_numbers, parse_yaml, read_file
 from assay._plugins.registry import Registry
 from assay.errors import UserError, did_you_mean, unknown_name
 from assay.kinds import Component
 from assay.spec import SLOTS, ExperimentSpec, Objective, RunSpec, TrainSpec, canonical
 
-__all__ = ["ExperimentSpec", "Objective", "RunSpec", "TrainSpec", "canonical", "load_yaml",
-           "parse_override", "apply_overrides", "parse_experiment", "resolve_component",
-           "build_run", "instantiate", "SLOTS"]
+__all__ = [
+    "SLOTS",
+    "ExperimentSpec",
+    "Objective",
+    "RunSpec",
+    "TrainSpec",
+    "apply_overrides",
+    "build_run",
+    "canonical",
+    "instantiate",
+    "load_yaml",
+    "parse_experiment",
+    "parse_override",
+    "resolve_component",
+    "validate",
+]
 
 
 # --- loading and overriding -------------------------------------------------------------------
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"experiment file not found: {path}")
-    try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise UserError(f"{path}: malformed YAML{where}: {problem}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UserError(f"{path}: an experiment file must be a mapping, got {type(data).__name__}")
-    return data
+    """An experiment file as a dict (see ``reading``: what is refused, and why)."""
+    return read_file(path)
 
 
 def parse_override(text: str) -> tuple[str, Any]:
+    """``-o PATH=VALUE`` -> (path, value); the value is YAML (``3e-4``, ``[1, 2]``, ``null``),
+    or the text itself when it is not valid YAML."""
+    example = "e.g. -o methods.optimizer.lr=3e-4"
     if "=" not in text:
-        raise UserError(f"override {text!r} must look like path=value, e.g. "
-                        "methods.optimizer.lr=3e-4")
-    path, raw = text.split("=", 1)
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError:
-        value = raw
-    return path.strip(), value
+        raise UserError(f"override {text!r} must look like path=value, {example}")
+    path, raw = (part.strip() for part in text.split("=", 1))
+    if not path:
+        raise UserError(f"override {text!r} has nothing before '='; write path=value, {example}")
+    if not _PATH.fullmatch(path):
+        raise UserError(f"override {text!r}: {path!r} is not a dotted path (names joined by "
+                        f"single dots, no spaces); write path=value, {example}")
+    value = parse_yaml(raw, f"override {path}", malformed_as_text=True) if raw else ""
+    return path, value
+
+
+_PATH = re.compile(r"[^\s.=]+(\.[^\s.=]+)*")
 
 
 def set_path(raw: dict[str, Any], path: str, value: Any) -> None:
@@ -79,26 +87,72 @@ def apply_overrides(raw: dict[str, Any], overrides: Mapping[str, Any]) -> dict[s
     return out
 
 
-def _format_pydantic(exc: ValidationError, prefix: str) -> str:
+def _format_pydantic(exc: ValidationError, prefix: str,
+                     model: type[BaseModel] | None = None) -> str:
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
         path = f"{prefix}.{loc}" if prefix and loc else prefix or loc
-        msg = err["msg"]
+        msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
-            msg = "unknown field"
+            known = _fields_at(model, err["loc"][:-1])
+            hint = did_you_mean(str(err["loc"][-1]), known) if known else ""
+            msg = "unknown field" + ("." + hint if hint else "")
         value = err.get("input")
         shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(value, dict) \
-            else f" (got {value!r})"
+            or repr(value) in msg else f" (got {value!r})"
         lines.append(f"{path}: {msg}{shown}")
     return "; ".join(lines)
 
 
-def parse_experiment(raw: Mapping[str, Any]) -> ExperimentSpec:
+def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the (nested) model at ``loc``, for did-you-mean; [] if unknown."""
+    for part in loc:
+        field = model.model_fields.get(str(part)) if model else None
+        model = field.annotation if field else None
+        if not (isinstance(model, type) and issubclass(model, BaseModel)):
+            return []
+    return list(model.model_fields) if model else []
+
+
+def validate(model: type[BaseModel], data: Any, prefix: str) -> Any:
+    """``model`` validated from ``data``, or one UserError naming each bad path and value.
+
+    Beyond pydantic: a boolean given for a number is refused (pydantic reads ``true`` as 1,
+    so ``steps: true`` trained one step), and so is any given number that is not finite or is
+    astronomically large (``check_numbers``), after pydantic's own coercions."""
     try:
-        return ExperimentSpec.model_validate(raw)
+        out = model.model_validate(data)
     except ValidationError as exc:
-        raise UserError(_format_pydantic(exc, "")) from None
+        raise UserError(_format_pydantic(exc, prefix, model)) from None
+    if isinstance(data, Mapping):
+        dumped = out.model_dump()
+        refuse_bool_numbers(data, dumped, prefix)
+        check_numbers({k: dumped[k] for k in data if k in dumped}, prefix)
+    return out
+
+
+def refuse_bool_numbers(given: Any, validated: Any, path: str) -> None:
+    """A boolean in ``given`` that validation turned into a number is refused."""
+    if isinstance(given, bool):
+        if isinstance(validated, (int, float)) and not isinstance(validated, bool):
+            raise UserError(f"{path}: {str(given).lower()} is a boolean, not a number; "
+                            "write a number")
+    elif isinstance(given, Mapping) and isinstance(validated, Mapping):
+        for key, value in given.items():
+            if key in validated:
+                refuse_bool_numbers(value, validated[key], f"{path}.{key}" if path else str(key))
+    elif isinstance(given, (list, tuple)) and isinstance(validated, (list, tuple)) \
+            and len(given) == len(validated):
+        for i, (a, b) in enumerate(zip(given, validated)):
+            refuse_bool_numbers(a, b, f"{path}[{i}]")
+
+
+def parse_experiment(raw: Mapping[str, Any]) -> ExperimentSpec:
+    """Stage one: the experiment's own fields (component references are checked in stage
+    two), and every number anywhere in it (sweep and law blocks included)."""
+    check_numbers(raw)              # first: 1.0e+29 is "too large", not "unparsable as int"
+    return validate(ExperimentSpec, raw, "")
 
 
 def resolve_component(reg: Registry, kind: str, ref: Any, path: str) -> dict[str, Any]:
@@ -109,10 +163,7 @@ def resolve_component(reg: Registry, kind: str, ref: Any, path: str) -> dict[str
         raise UserError(f"{path}: expected a mapping with a 'name', got {ref!r}")
     cls = reg.get(kind, str(ref["name"]), path=f"{path}.name")
     params = {k: v for k, v in ref.items() if k != "name"}
-    try:
-        cfg = cls.Config.model_validate(params)
-    except ValidationError as exc:
-        raise UserError(_format_pydantic(exc, path)) from None
+    cfg = validate(cls.Config, params, path)
     return {"name": cls.name, **cfg.model_dump(mode="json")}
 
 
