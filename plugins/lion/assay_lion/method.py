@@ -13,9 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
-
 from assay import Config, Optimizer, Paper
+from pydantic import Field
 
 PAPER = Paper(title="Symbolic Discovery of Optimization Algorithms", arxiv="2302.06675",
               year=2023)
@@ -38,9 +37,8 @@ class Lion(Optimizer):
     paper = PAPER
 
     def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-        from pytorch_optimizer import Lion as _Lion
-
         from assay.lib.optim import scaled_groups
+        from pytorch_optimizer import Lion as _Lion
 
         c = self.config
         return _Lion(scaled_groups(param_groups, c.lr, c.weight_decay), lr=c.lr,

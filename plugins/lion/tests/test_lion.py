@@ -1,13 +1,10 @@
 from __future__ import annotations
 
 import pytest
-
 import torch
-
 from assay import load
-from assay.testing import execute
 from assay.claims import decide
-from assay.testing import negative_control
+from assay.testing import execute, negative_control
 from assay_lion.claims import matches_adamw, smaller_lr
 from assay_lion.method import Lion, LionConfig
 
