@@ -106,3 +106,33 @@ def test_tabular_tables_are_standardised_on_the_training_split(table, task, n_fe
     torch.testing.assert_close(x.std(0), torch.ones(n_features), atol=1e-3, rtol=0)
     if task == "regression":
         assert d.train[1].shape == (d.n_train, 1)
+
+
+def test_auto_is_keyed_as_the_device_it_picks():
+    import assay
+
+    auto, cpu = assay.load({"backend": {"name": "auto"}}).run, assay.load({"backend": {"name": "cpu"}}).run
+    assert auto.backend["name"] == "cpu"          # no GPU here: the run is a cpu run
+    assert auto.key == cpu.key
+
+
+def test_thread_count_and_determinism_are_part_of_the_run_key():
+    import assay
+
+    keys = {assay.load({"backend": {"name": "cpu", **b}}).run.key
+            for b in ({}, {"threads": 2}, {"deterministic": True})}
+    assert len(keys) == 3
+
+
+def test_a_deterministic_run_sets_torch_deterministic_mode_and_resets_it():
+    import assay
+    from assay.testing import execute
+
+    seen = []
+    exp = {"backend": {"name": "cpu", "deterministic": True}, "train": {"steps": 2,
+                                                                        "eval_every": 1}}
+    execute(assay.load(exp).run, lambda step, m: seen.append(
+        torch.are_deterministic_algorithms_enabled()) or False)
+    assert seen and all(seen)
+    execute(assay.load({"train": {"steps": 1, "eval_every": 1}}).run)
+    assert not torch.are_deterministic_algorithms_enabled()

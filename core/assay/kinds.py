@@ -313,6 +313,12 @@ class Backend(Component, abc.ABC):
         """Dask worker resources one run needs, e.g. ``{"GPU": 1}``."""
         return {}
 
+    def concrete(self) -> dict[str, Any] | None:
+        """The backend reference this one stands for on the machine that loads the experiment
+        (``auto`` -> ``cpu``/``cuda``/``mps``), or None when it is concrete itself. A run is
+        keyed by its concrete backend: the device is part of what changes its numbers."""
+        return None
+
     def setup(self, seed: int) -> None:
         """Seed every generator and pin threads; called on the worker before data is built."""
         import random

@@ -14,6 +14,8 @@ class CPUConfig(Config):
     threads: int = Field(1, ge=1, description="torch threads of a run, inline and on Dask "
                                               "workers alike (part of the run's identity: "
                                               "results depend on it)")
+    deterministic: bool = Field(False, description="torch.use_deterministic_algorithms: refuse "
+                                                   "ops without a deterministic implementation")
 
 
 class CPU(Backend):
@@ -33,6 +35,7 @@ class CPU(Backend):
         super().setup(seed)
         if torch.get_num_threads() != self.config.threads:
             torch.set_num_threads(self.config.threads)
+        torch.use_deterministic_algorithms(self.config.deterministic)
 
 
 class CUDAConfig(Config):
@@ -40,6 +43,8 @@ class CUDAConfig(Config):
         "float32", description="Autocast dtype (float32: no autocast)")
     tf32: bool = Field(True, description="Allow TF32 matmuls on Ampere and later")
     gpus: float = Field(1, gt=0, description="GPUs one run needs (Dask resource 'GPU')")
+    deterministic: bool = Field(False, description="Deterministic kernels only (cuDNN and "
+                                                   "torch.use_deterministic_algorithms)")
 
 
 class CUDA(Backend):
@@ -58,6 +63,9 @@ class CUDA(Backend):
         super().setup(seed)
         torch.backends.cuda.matmul.allow_tf32 = self.config.tf32   # flags only: no device
         torch.backends.cudnn.allow_tf32 = self.config.tf32         # needed to set them
+        torch.backends.cudnn.deterministic = self.config.deterministic
+        torch.backends.cudnn.benchmark = False
+        torch.use_deterministic_algorithms(self.config.deterministic)
         if torch.cuda.is_available():
             torch.cuda.manual_seed_all(seed)
 
@@ -84,10 +92,21 @@ class AutoConfig(CPUConfig):
 
 
 class Auto(CPU):
-    """cuda when a GPU is visible, else mps, else cpu (resolved where the run executes)."""
+    """cuda when a GPU is visible, else mps, else cpu, decided where the experiment loads:
+    the run is recorded (and keyed) as the concrete backend, so a cached run never stands for
+    a run on another device. To run on the workers' GPUs from a driver without one, name
+    ``cuda``."""
 
     name = "auto"
     Config = AutoConfig  # type: ignore[assignment]
+
+    def concrete(self) -> dict[str, Any] | None:
+        device = self.device().type
+        if device == "cpu":
+            return {"name": "cpu", **self.config.model_dump()}
+        if device == "cuda":
+            return {"name": "cuda", "deterministic": self.config.deterministic}
+        return {"name": device}
 
     def device(self) -> torch.device:
         if torch.cuda.is_available():

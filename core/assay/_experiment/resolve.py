@@ -189,6 +189,9 @@ def build_run(raw: Mapping[str, Any], reg: Registry, overrides: Mapping[str, Any
         "model": resolve_component(reg, "model", exp.model, "model"),
         "backend": resolve_component(reg, "backend", exp.backend, "backend"),
     }
+    concrete = instantiate(reg, "backend", parts["backend"]).concrete()  # type: ignore[attr-defined]
+    if concrete is not None:
+        parts["backend"] = resolve_component(reg, "backend", concrete, "backend")
     versions = {"assay": reg.plugins["builtin"].version}
     for kind, ref in [("dataset", parts["dataset"]), ("model", parts["model"]),
                       ("backend", parts["backend"]), *(("method", m) for m in methods.values())]:
