@@ -1,0 +1,20 @@
+"""PERP: after one-shot pruning, retrain only biases and normalisation parameters (Zimmer et
+al., 2023)."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import PERP, OneShotPruning
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [PERP, OneShotPruning]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
