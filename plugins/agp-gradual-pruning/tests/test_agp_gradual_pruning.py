@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from assay import load
-from assay.testing import execute
+from assay.claims import decide
+from assay.testing import execute, negative_control
 from assay_agp_gradual_pruning import masks as M
 from assay_agp_gradual_pruning.claims import large_sparse_beats_small_dense, minimal_loss_at_90
 from assay_agp_gradual_pruning.method import AGP, AGPConfig, agp_sparsity
@@ -126,17 +127,79 @@ def test_each_layer_reaches_the_target_with_layer_scope():
 
 # --- the claims' checks ----------------------------------------------------------------------
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    good = {"sparse90/val/acc": 0.975, "small/val/acc": 0.965, "dense/val/acc": 0.98,
-            "sparse90/sparsity/nonzero_params": 8970, "small/cost/params": 8970,
-            "sparse90/sparsity/actual": 0.9}
-    assert large_sparse_beats_small_dense(good).passed
-    assert minimal_loss_at_90(good).passed
-    assert not large_sparse_beats_small_dense({**good, "small/val/acc": 0.975}).passed
-    assert not large_sparse_beats_small_dense(
-        {**good, "sparse90/sparsity/nonzero_params": 20000}).passed    # unfair comparison
-    assert not minimal_loss_at_90({**good, "sparse90/val/acc": 0.955}).passed
-    assert not minimal_loss_at_90({**good, "sparse90/sparsity/actual": 0.5}).passed
+def _seed(sparse=0.975, small=0.965, dense=0.98, nnz=8970, reached=0.9):
+    """One seed's numbers, as the claim's arms report them."""
+    return {"sparse90/val/acc": sparse, "small/val/acc": small, "dense/val/acc": dense,
+            "sparse90/sparsity/nonzero_params": nnz, "small/cost/params": 8970,
+            "sparse90/sparsity/actual": reached}
+
+
+def _decide(check, seeds):
+    return decide([check(m) for m in seeds])
+
+
+def test_large_sparse_beats_small_dense_decides_from_the_interval_over_seeds():
+    good = [_seed(0.975), _seed(0.978), _seed(0.972)]
+    assert _decide(large_sparse_beats_small_dense, good).status == "PASS"
+    worse = [_seed(0.960), _seed(0.958), _seed(0.962)]
+    assert _decide(large_sparse_beats_small_dense, worse).status == "FAIL"
+    mixed = [_seed(0.975), _seed(0.958), _seed(0.969)]
+    assert _decide(large_sparse_beats_small_dense, mixed).status == "INCONCLUSIVE"
+    # "more accurate" is strict: the same accuracy in every seed is not a PASS
+    tie = [_seed(0.965)] * 3
+    assert _decide(large_sparse_beats_small_dense, tie).status == "FAIL"
+    # an unfair comparison (twice the nonzero parameters) fails whatever the accuracy
+    unfair = [_seed(0.975, nnz=20000), _seed(0.978, nnz=20000), _seed(0.972, nnz=20000)]
+    assert _decide(large_sparse_beats_small_dense, unfair).status == "FAIL"
+
+
+def test_minimal_loss_at_90_decides_from_the_interval_over_seeds():
+    good = [_seed(0.975), _seed(0.972), _seed(0.970)]
+    assert _decide(minimal_loss_at_90, good).status == "PASS"
+    worse = [_seed(0.950), _seed(0.952), _seed(0.948)]
+    assert _decide(minimal_loss_at_90, worse).status == "FAIL"
+    mixed = [_seed(0.975), _seed(0.950)]
+    assert _decide(minimal_loss_at_90, mixed).status == "INCONCLUSIVE"
+    short = [_seed(0.975, reached=0.5)] * 3                 # never reached its target
+    assert _decide(minimal_loss_at_90, short).status == "FAIL"
+
+
+def test_a_baseline_at_chance_or_diverged_makes_the_claim_invalid():
+    at_chance = [_seed(0.975), _seed(0.975, small=0.11), _seed(0.975)]
+    d = _decide(large_sparse_beats_small_dense, at_chance)
+    assert d.status == "INVALID" and "small" in d.reason
+    nan = [_seed(0.975), _seed(0.975, dense=float("nan")), _seed(0.975)]
+    d = _decide(minimal_loss_at_90, nan)
+    assert d.status == "INVALID" and "dense" in d.reason
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_sparse_arm_replaced_by_small_dense_does_not_pass(runs):
+    """large-sparse-beats-small-dense with the small dense net in the large-sparse arm: both
+    arms are one network, the gain is 0, and "more accurate" must not PASS."""
+    out = negative_control("agp-gradual-pruning:large-sparse-beats-small-dense",
+                           arms={"sparse90": "small"}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_one_shot_pruning_at_the_end_does_not_pass(runs):
+    """minimal-loss-at-90 with the gradual schedule removed: 90% of the weights cut in one
+    step at the end of training, with no steps left to recover, must not PASS."""
+    one_shot = {"methods.pruning.initial_sparsity": 0.9, "methods.pruning.start_fraction": 0.99,
+                "methods.pruning.end_fraction": 1.0}
+    out = negative_control("agp-gradual-pruning:minimal-loss-at-90",
+                           overrides={"sparse90": one_shot}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
 
 
 @pytest.mark.parametrize("arm", ["dense", "sparse90", "small"])
