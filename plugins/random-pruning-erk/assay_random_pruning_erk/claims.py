@@ -2,36 +2,60 @@
 
 Every sparse arm draws its random mask at initialisation and keeps it; the dense arms are the
 same runs as the AGP plugin's dense arms (identical configs, so one run serves both).
+
+Each check reports its effect per seed; the verdict comes from the t-interval over seeds
+(``assay.claims.decide``). A dense (or uniform) baseline that diverged or never left chance
+would make the comparison meaningless, so such a seed returns the INVALID guard instead.
 """
 from __future__ import annotations
 
+import math
+
 from assay import Claim, Metrics, Verdict
+from assay.claims import Guard, at_least, at_most, diverged, invalid
 
 MATCH_PTS = 1.0       # "matches its dense equivalent": within 1 point of val accuracy
 BOOST_PTS = 1.0       # "an important performance booster": ERK ahead of uniform by >= 1 point
+# "smaller at width 256" is a strict "<"; at_least is ">=", so the shrink must be at least the
+# least positive float: equal gaps (e.g. the same runs at both widths) must not pass.
+ABOVE_ZERO = math.nextafter(0.0, 1.0)
+CHANCE = 0.1          # 10 digit classes
+CHANCE_MARGIN = 0.05  # a baseline within 5 points of chance has not trained
+
+
+def baseline_guard(m: Metrics, *arms: str) -> Guard | None:
+    """INVALID when a baseline arm's val/acc is not finite (or missing: it diverged before
+    its first evaluation) or no better than chance."""
+    acc = {a: m.get(f"{a}/val/acc", math.nan) for a in arms}
+    bad = [a for a in arms if diverged(acc[a], chance=CHANCE, margin=CHANCE_MARGIN)]
+    if bad:
+        shown = ", ".join(f"{a} val/acc {acc[a]:.3f}" for a in bad)
+        return invalid(f"baseline at chance or diverged: {shown}")
+    return None
 
 
 def matches_dense(m: Metrics) -> Verdict:
     gap = 100 * (m["dense/val/acc"] - m["erk50/val/acc"])
-    return Verdict(gap <= MATCH_PTS,
-                   f"val acc dense - ERK 50% random = {gap:+.2f} pts (pass: <= {MATCH_PTS})",
-                   {"gap_pts": gap})
+    return Verdict(f"val acc dense - ERK 50% random = {gap:+.2f} pts (paper: <= {MATCH_PTS})",
+                   [at_most("gap_pts", gap, MATCH_PTS)], guard=baseline_guard(m, "dense"),
+                   numbers={"gap_pts": gap})
 
 
 def erk_beats_uniform(m: Metrics) -> Verdict:
     gain = 100 * (m["erk95/val/acc"] - m["uniform95/val/acc"])
-    return Verdict(gain >= BOOST_PTS,
-                   f"val acc ERK - uniform at 95% sparsity = {gain:+.2f} pts "
-                   f"(pass: >= {BOOST_PTS})", {"gain_pts": gain})
+    return Verdict(f"val acc ERK - uniform at 95% sparsity = {gain:+.2f} pts "
+                   f"(paper: >= {BOOST_PTS})", [at_least("gain_pts", gain, BOOST_PTS)],
+                   guard=baseline_guard(m, "uniform95"), numbers={"gain_pts": gain})
 
 
 def gap_shrinks_with_width(m: Metrics) -> Verdict:
     narrow = 100 * (m["dense64/val/acc"] - m["erk90_w64/val/acc"])
     wide = 100 * (m["dense/val/acc"] - m["erk90/val/acc"])
-    return Verdict(wide < narrow,
-                   f"dense - ERK 90% random gap: width 64 {narrow:+.2f} pts, width 256 "
-                   f"{wide:+.2f} pts (pass: smaller at width 256)",
-                   {"gap_w64_pts": narrow, "gap_w256_pts": wide})
+    return Verdict(f"dense - ERK 90% random gap: width 64 {narrow:+.2f} pts, width 256 "
+                   f"{wide:+.2f} pts (paper: smaller at width 256)",
+                   [at_least("gap_shrink_pts", narrow - wide, ABOVE_ZERO)],
+                   guard=baseline_guard(m, "dense64", "dense"),
+                   numbers={"gap_w64_pts": narrow, "gap_w256_pts": wide})
 
 
 CLAIMS = [

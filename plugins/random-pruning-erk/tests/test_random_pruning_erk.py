@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from assay import load
-from assay.testing import execute
+from assay.claims import decide
+from assay.testing import execute, negative_control
 from assay_random_pruning_erk.claims import (
     erk_beats_uniform, gap_shrinks_with_width, matches_dense,
 )
 from assay_random_pruning_erk.method import RandomPruning, layer_densities, raw_score
+
 
 MLP = {"hidden.0.weight": (256, 64), "hidden.1.weight": (256, 256), "readout.weight": (10, 256)}
 
@@ -96,15 +98,85 @@ def test_mask_seed_changes_the_mask_but_not_the_batches():
     assert not torch.equal(za, zb)
 
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    m = {"dense/val/acc": 0.980, "erk50/val/acc": 0.975, "erk95/val/acc": 0.95,
-         "uniform95/val/acc": 0.92, "dense64/val/acc": 0.975, "erk90_w64/val/acc": 0.94,
-         "erk90/val/acc": 0.97}
-    assert matches_dense(m).passed and erk_beats_uniform(m).passed
-    assert gap_shrinks_with_width(m).passed
-    assert not matches_dense({**m, "erk50/val/acc": 0.96}).passed
-    assert not erk_beats_uniform({**m, "uniform95/val/acc": 0.945}).passed
-    assert not gap_shrinks_with_width({**m, "erk90/val/acc": 0.94}).passed
+def _seed(erk50=0.975, erk95=0.95, uniform95=0.92, erk90=0.97, erk90_w64=0.94,
+          dense=0.980, dense64=0.975):
+    """One seed's numbers, as the claims' arms report them."""
+    return {"dense/val/acc": dense, "erk50/val/acc": erk50, "erk95/val/acc": erk95,
+            "uniform95/val/acc": uniform95, "dense64/val/acc": dense64,
+            "erk90_w64/val/acc": erk90_w64, "erk90/val/acc": erk90}
+
+
+def _decide(check, seeds):
+    return decide([check(m) for m in seeds])
+
+
+def test_matches_dense_decides_from_the_interval_over_seeds():
+    assert _decide(matches_dense, [_seed(erk50=v) for v in (0.977, 0.975, 0.978)]).status \
+        == "PASS"
+    assert _decide(matches_dense, [_seed(erk50=v) for v in (0.960, 0.958, 0.962)]).status \
+        == "FAIL"
+    assert _decide(matches_dense, [_seed(erk50=v) for v in (0.978, 0.960)]).status \
+        == "INCONCLUSIVE"
+
+
+def test_erk_beats_uniform_decides_from_the_interval_over_seeds():
+    assert _decide(erk_beats_uniform, [_seed(uniform95=v) for v in (0.92, 0.925, 0.93)]).status \
+        == "PASS"
+    assert _decide(erk_beats_uniform, [_seed(uniform95=0.95)] * 3).status == "FAIL"
+    assert _decide(erk_beats_uniform, [_seed(uniform95=v) for v in (0.92, 0.95)]).status \
+        == "INCONCLUSIVE"
+
+
+def test_gap_shrinks_with_width_decides_from_the_interval_over_seeds():
+    assert _decide(gap_shrinks_with_width, [_seed(erk90=v) for v in (0.97, 0.972, 0.968)]
+                   ).status == "PASS"
+    # equal gaps (3.5 points at both widths) are not "smaller": the strict side fails
+    assert _decide(gap_shrinks_with_width, [_seed(erk90=0.945)] * 3).status == "FAIL"
+    assert _decide(gap_shrinks_with_width, [_seed(erk90=v) for v in (0.97, 0.93)]).status \
+        == "INCONCLUSIVE"
+
+
+def test_a_baseline_at_chance_or_diverged_makes_the_claim_invalid():
+    d = _decide(erk_beats_uniform, [_seed(), _seed(uniform95=0.12), _seed()])
+    assert d.status == "INVALID" and "uniform95" in d.reason
+    d = _decide(gap_shrinks_with_width, [_seed(dense64=float("nan")), _seed(), _seed()])
+    assert d.status == "INVALID" and "dense64" in d.reason
+    assert _decide(matches_dense, [_seed(dense=0.1)] * 3).status == "INVALID"
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_erk_replaced_by_uniform_does_not_pass(runs):
+    """erk-beats-uniform with the ERK arm running the uniform mask: the gain is 0 < 1 point."""
+    out = negative_control("random-pruning-erk:erk-beats-uniform", arms={"erk95": "uniform95"},
+                           seeds=3, tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_a_99_percent_random_mask_does_not_match_dense(runs):
+    """matches-dense with its sparse arm pruned to 99% instead of 50%: a random mask that
+    keeps 1% of the weights must not match the dense network."""
+    out = negative_control("random-pruning-erk:matches-dense",
+                           overrides={"erk50": {"methods.pruning.sparsity": 0.99}}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_same_width_twice_does_not_shrink_the_gap(runs):
+    """gap-shrinks-with-width with the width-256 arms running the width-64 ones: the gap is
+    the same at both "widths", so "smaller when wider" must not PASS."""
+    out = negative_control("random-pruning-erk:gap-shrinks-with-width",
+                           arms={"dense": "dense64", "erk90": "erk90_w64"}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
 
 
 def test_claim_arms_are_valid_and_dense_arms_are_the_agp_runs():
