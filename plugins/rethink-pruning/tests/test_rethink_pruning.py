@@ -3,11 +3,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from assay import load
-from assay._builtin.models import CNNConfig, CNNNet, MLPConfig, MLPNet
-from assay.testing import execute
+from assay import Data, load
+from assay.claims import decide
+from assay.testing import build, execute, negative_control
 from assay_rethink_pruning.claims import scratch_matches_finetune
 from assay_rethink_pruning.method import l1_scores, prune_units
+
+
+def _net(name, input_shape, n_outputs, **config):
+    """A core model built for inputs of ``input_shape`` (through the public registry)."""
+    x, y = torch.zeros(1, *input_shape), torch.zeros(1, dtype=torch.long)
+    data = Data((x, y), (x, y), "classification", n_outputs, input_shape)
+    return build("model", {"name": name, **config}).build(data)
 
 
 def test_l1_scores_are_row_sums_of_absolute_incoming_weights():
@@ -19,10 +26,10 @@ def test_l1_scores_are_row_sums_of_absolute_incoming_weights():
 
 def test_pruned_mlp_computes_what_the_masked_large_mlp_computes():
     torch.manual_seed(0)
-    net = MLPNet(6, 3, MLPConfig(width=8, depth=2))
+    net = _net("mlp", (6,), 3, width=8, depth=2)
     x = torch.randn(5, 6)
     first = l1_scores(net.hidden[0]).argsort(descending=True)[:4].sort().values
-    big = MLPNet(6, 3, MLPConfig(width=8, depth=2))
+    big = _net("mlp", (6,), 3, width=8, depth=2)
     big.load_state_dict(net.state_dict())
     prune_units(net, 0.5)
     assert [tuple(l.weight.shape) for l in net.hidden] == [(4, 6), (4, 4)]
@@ -42,7 +49,7 @@ def test_pruned_mlp_computes_what_the_masked_large_mlp_computes():
 
 def test_layer_scores_only_count_surviving_inputs():
     # unit 0 of layer 2 is big only through input 1, which layer 1 removes: it must go
-    net = MLPNet(2, 1, MLPConfig(width=2, depth=2, bias=False))
+    net = _net("mlp", (2,), 1, width=2, depth=2, bias=False)
     with torch.no_grad():
         net.hidden[0].weight.copy_(torch.tensor([[1.0, 1.0], [0.1, 0.1]]))   # keep unit 0
         net.hidden[1].weight.copy_(torch.tensor([[0.1, 9.0], [0.5, 0.0]]))
@@ -53,7 +60,7 @@ def test_layer_scores_only_count_surviving_inputs():
 
 
 def test_cnn_channels_are_pruned_and_the_network_still_runs():
-    net = CNNNet((1, 8, 8), 10, CNNConfig(channels=8, depth=2))
+    net = _net("cnn", (1, 8, 8), 10, channels=8, depth=2)
     prune_units(net, 0.25)
     assert [tuple(c.weight.shape[:2]) for c in net.convs] == [(2, 1), (2, 2)]
     assert net(torch.randn(3, 1, 8, 8)).shape == (3, 10)
@@ -94,12 +101,46 @@ def test_optimizer_updates_the_pruned_parameters():
     assert float(moved.max()) > 1e-3
 
 
-def test_check_passes_and_fails_on_made_up_numbers():
-    m = {"scratch_b/val/acc": 0.975, "finetune/val/acc": 0.978,
-         "scratch_b/cost/params": 26122, "finetune/cost/params": 26122}
-    assert scratch_matches_finetune(m).passed
-    assert not scratch_matches_finetune({**m, "scratch_b/val/acc": 0.970}).passed
-    assert not scratch_matches_finetune({**m, "finetune/cost/params": 85002}).passed
+def _seed(scratch, finetune=0.978, params=26122):
+    """One seed's numbers, as the claim's arms report them."""
+    return {"scratch_b/val/acc": scratch, "finetune/val/acc": finetune,
+            "scratch_b/cost/params": params, "finetune/cost/params": 26122}
+
+
+def _decide(seeds):
+    return decide([scratch_matches_finetune(m) for m in seeds])
+
+
+def test_check_decides_from_the_interval_over_seeds():
+    assert _decide([_seed(0.976), _seed(0.978), _seed(0.980)]).status == "PASS"
+    assert _decide([_seed(0.966), _seed(0.964), _seed(0.968)]).status == "FAIL"
+    assert _decide([_seed(0.980), _seed(0.966)]).status == "INCONCLUSIVE"
+    # a different architecture fails whatever the accuracy
+    other = [_seed(v, params=85002) for v in (0.976, 0.978, 0.980)]
+    assert _decide(other).status == "FAIL"
+
+
+def test_a_fine_tuned_baseline_at_chance_makes_the_claim_invalid():
+    d = _decide([_seed(0.976), _seed(0.12, finetune=0.11), _seed(0.976)])
+    assert d.status == "INVALID" and "fine-tuned" in d.reason
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_scratch_that_cannot_learn_does_not_match(runs):
+    """Replacing Scratch-B by the fine-tuned arm would pass by construction, so the control
+    removes what Scratch-B rests on, training from scratch: its learning rate is cut to 1e-8,
+    so it stays near its random initialisation and must not match the fine-tuned model."""
+    out = negative_control("rethink-pruning:scratch-matches-finetune",
+                           overrides={"scratch_b": {"methods.optimizer.lr": 1e-8}}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
 
 
 def test_claim_arms_are_valid_and_match_in_compute():
