@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from assay import load
-from assay import Data
-from assay._run.loop import build_context, execute
+from assay import Data, load
+from assay.claims import decide
+from assay.testing import build, build_context, execute, negative_control
 from assay_el2n_data_diet._scores import el2n, grand
 from assay_el2n_data_diet.claims import (
     el2n_beats_random, flags_noisy_labels, grand_beats_random,
@@ -82,7 +82,7 @@ def test_fractions_beyond_the_dataset_are_rejected():
 
 def test_noisy_digits_flips_exactly_the_recorded_labels():
     data = NoisyDigits(NoisyDigitsConfig(noise=0.1)).load(0)
-    clean = load({"dataset": {"name": "digits"}}).registry.get("dataset", "digits")().load(0)
+    clean = build("dataset", "digits").load(0)
     assert torch.equal(data.train[0], clean.train[0])        # the core split, same seed
     flipped = (data.train[1] != clean.train[1]).nonzero().flatten()
     assert torch.equal(flipped, data.info["noisy_idx"])
@@ -101,7 +101,7 @@ def test_high_el2n_examples_are_mostly_the_flipped_labels():
     exp = _experiment({"name": "el2n-data-diet-noisy-digits", "noise": 0.1},
                       {"name": "el2n-data-diet", "n_probes": 2, "probe_epochs": 2})
     loaded = load(exp)
-    ctx = build_context(loaded.run, lambda step, metrics: False, loaded.registry)
+    ctx = build_context(loaded.run)
     DataDiet(DataDietConfig(n_probes=2, probe_epochs=2)).select(ctx)
     assert ctx.final_metrics["data/noise_precision"] > 0.4, ctx.final_metrics
 
@@ -117,9 +117,69 @@ def test_pruned_run_through_assay_trains_on_half_the_digits():
     assert result.metrics["val/acc"] > 0.6, result.metrics
 
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    noisy = {"noisy/data/noise_precision": 0.7, "noisy/data/noise_rate": 0.1}
-    assert flags_noisy_labels(noisy).passed
-    assert not flags_noisy_labels(dict(noisy, **{"noisy/data/noise_precision": 0.3})).passed
-    accs = {"el2n/val/acc": 0.95, "grand/val/acc": 0.93, "random/val/acc": 0.94}
-    assert el2n_beats_random(accs).passed and not grand_beats_random(accs).passed
+def _noisy(precision, rate=0.1):
+    return {"noisy/data/noise_precision": precision, "noisy/data/noise_rate": rate}
+
+
+def _halves(el2n=0.95, grand=0.93, rand=0.94):
+    return {"el2n/val/acc": el2n, "grand/val/acc": grand, "random/val/acc": rand}
+
+
+def _decide(check, seeds):
+    return decide([check(m) for m in seeds])
+
+
+def test_flags_noisy_labels_decides_from_the_interval_over_seeds():
+    assert _decide(flags_noisy_labels, [_noisy(p) for p in (0.70, 0.72, 0.68)]).status == "PASS"
+    assert _decide(flags_noisy_labels, [_noisy(p) for p in (0.30, 0.32, 0.28)]).status == "FAIL"
+    assert _decide(flags_noisy_labels, [_noisy(p) for p in (0.70, 0.30)]).status \
+        == "INCONCLUSIVE"
+
+
+def test_no_flipped_labels_makes_the_noise_claim_vacuous():
+    d = _decide(flags_noisy_labels, [_noisy(0.7), {}, _noisy(0.7)])
+    assert d.status == "VACUOUS" and "no flipped labels" in d.reason
+
+
+def test_beats_random_decides_from_the_interval_over_seeds():
+    ahead = [_halves(el2n=v) for v in (0.950, 0.952, 0.948)]
+    assert _decide(el2n_beats_random, ahead).status == "PASS"
+    tie = [_halves(el2n=0.94)] * 3                         # "at least": a tie passes
+    assert _decide(el2n_beats_random, tie).status == "PASS"
+    behind = [_halves(grand=v) for v in (0.930, 0.928, 0.932)]
+    assert _decide(grand_beats_random, behind).status == "FAIL"
+    straddles = [_halves(el2n=v) for v in (0.950, 0.930)]
+    assert _decide(el2n_beats_random, straddles).status == "INCONCLUSIVE"
+
+
+def test_a_random_half_at_chance_makes_the_comparison_invalid():
+    d = _decide(grand_beats_random, [_halves(), _halves(rand=0.12), _halves()])
+    assert d.status == "INVALID" and "random-half" in d.reason
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_random_ranking_does_not_flag_noisy_labels(runs):
+    """flags-noisy-labels with the EL2N ranking replaced by a random one (the baseline): about
+    10% of its top-10% are flipped labels, far from 50%."""
+    out = negative_control("el2n-data-diet:flags-noisy-labels",
+                           overrides={"noisy": {"methods.data.score": "random"}}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_a_half_that_never_trains_does_not_beat_random(runs):
+    """el2n-beats-random: replacing the EL2N half by a random one would tie, and a tie passes
+    "at least that of a random half" by design; so the control removes the training on the
+    EL2N half instead (learning rate 1e-8): it stays near chance and must not PASS."""
+    out = negative_control("el2n-data-diet:el2n-beats-random",
+                           overrides={"el2n": {"methods.optimizer.lr": 1e-8}}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
