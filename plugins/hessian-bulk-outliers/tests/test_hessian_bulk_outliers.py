@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.func import functional_call
 
 from assay import load
-from assay.testing import execute
+from assay.claims import decide
+from assay.testing import execute, negative_control
 from assay_hessian_bulk_outliers.claims import outliers_ignore_width, outliers_track_classes
 from assay_hessian_bulk_outliers.dataset import Blobs, BlobsConfig
 from assay_hessian_bulk_outliers.spectrum import count_outliers, hvp_operator, lanczos
@@ -91,17 +93,84 @@ def test_end_to_end_run_records_a_spectrum():
     assert math.isclose(m["hessian/bulk_edge"], eigs[int(m["hessian/outliers"])])
 
 
-def metrics(counts: dict[tuple[int, int], float]) -> dict[str, float]:
+def metrics(counts: dict[tuple[int, int], float], acc: float = 0.97) -> dict[str, float]:
     out = {f"c{c}w{w}/hessian/outliers": n for (c, w), n in counts.items()}
+    out.update({f"c{c}w{w}/val/acc": acc for c, w in counts})
     out.update({"c10w32/hessian/n_params": 2.0e3, "c10w128/hessian/n_params": 2.0e4})
     return out
 
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    good = metrics({(4, 32): 4, (10, 32): 9, (4, 128): 3, (10, 128): 10})
-    assert outliers_track_classes(good).passed and outliers_ignore_width(good).passed
-    width_bound = metrics({(4, 32): 4, (10, 32): 10, (4, 128): 4, (10, 128): 16})
-    assert not outliers_track_classes(width_bound).passed
-    assert not outliers_ignore_width(width_bound).passed
-    too_few = metrics({(4, 32): 1, (10, 32): 1, (4, 128): 1, (10, 128): 1})
-    assert not outliers_track_classes(too_few).passed and outliers_ignore_width(too_few).passed
+def seeds(*rows: tuple[float, float, float, float], acc: float = 0.97) -> list[dict[str, float]]:
+    """One seed per row of counts (c4w32, c10w32, c4w128, c10w128)."""
+    return [metrics(dict(zip([(4, 32), (10, 32), (4, 128), (10, 128)], row)), acc)
+            for row in rows]
+
+
+def _decide(check, per_seed):
+    return decide([check(m) for m in per_seed])
+
+
+# counts are whole numbers: five seeds with one off by one each keep the interval inside +-1
+GOOD = ((4, 9, 4, 10), (4, 10, 3, 10), (4, 10, 4, 10), (5, 10, 4, 10), (4, 10, 4, 11))
+
+
+def test_outliers_track_classes_decides_from_the_interval_over_seeds():
+    good = seeds(*GOOD)
+    assert _decide(outliers_track_classes, good).status == "PASS"
+    too_few = seeds((1, 1, 1, 1), (1, 1, 2, 1), (1, 2, 1, 1))
+    assert _decide(outliers_track_classes, too_few).status == "FAIL"
+    noisy = seeds((4, 9, 3, 10), (4, 10, 4, 10), (4, 5, 4, 10))     # one seed far off
+    assert _decide(outliers_track_classes, noisy).status == "INCONCLUSIVE"
+
+
+def test_outliers_ignore_width_decides_from_the_interval_over_seeds():
+    good = seeds((4, 10, 4, 10), (3, 9, 3, 9), (5, 11, 5, 11))     # counts move, widths agree
+    assert _decide(outliers_ignore_width, good).status == "PASS"
+    width_bound = seeds((4, 10, 4, 16), (4, 10, 4, 15), (4, 9, 4, 16))
+    assert _decide(outliers_ignore_width, width_bound).status == "FAIL"
+    straddles = seeds((4, 10, 4, 10), (4, 10, 4, 14))
+    assert _decide(outliers_ignore_width, straddles).status == "INCONCLUSIVE"
+
+
+def test_no_outliers_anywhere_makes_the_width_claim_vacuous():
+    # the old rule passed this (every count 1, so no change with width); it says nothing
+    none_found = seeds((1, 1, 1, 1), (4, 10, 4, 10), (4, 10, 4, 10))
+    d = _decide(outliers_ignore_width, none_found)
+    assert d.status == "VACUOUS" and "seed 0" in d.reason
+    # one case with an outlier group is a premise: the comparison is made
+    assert _decide(outliers_ignore_width, seeds((1, 1, 3, 1))).status != "VACUOUS"
+
+
+def test_a_run_at_chance_makes_both_claims_invalid():
+    at_chance = seeds((4, 10, 4, 10), acc=0.26)                 # 4 classes: chance 0.25
+    assert _decide(outliers_track_classes, at_chance).status == "INVALID"
+    assert _decide(outliers_ignore_width, seeds((1, 1, 1, 1), acc=math.nan)).status \
+        == "INVALID"
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_four_classes_everywhere_does_not_track_classes(runs):
+    """outliers-track-classes with the 10-class arms running 4-class data: the outlier counts
+    can no longer follow 10 classes, so the check must not PASS."""
+    out = negative_control("hessian-bulk-outliers:outliers-track-classes",
+                           arms={"c10w32": "c4w32", "c10w128": "c4w128"}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_no_outliers_to_find_is_vacuous_not_a_pass(runs):
+    """outliers-ignore-width with the outlier search removed (top_k = 2: the largest-gap rule
+    can only split off the top eigenvalue, so every count is 1). The old rule passed this (no
+    change with width); the premise never occurred, so it must not PASS (it is VACUOUS)."""
+    two = {arm: {"methods.trainer.top_k": 2} for arm in ("c4w32", "c10w32", "c4w128", "c10w128")}
+    out = negative_control("hessian-bulk-outliers:outliers-ignore-width", overrides=two,
+                           seeds=3, tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
