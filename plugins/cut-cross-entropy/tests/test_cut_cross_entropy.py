@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from assay import UserError
-from assay import load
-from assay.testing import execute
+from assay import Data, UserError, load
+from assay.claims import decide
+from assay.testing import execute, negative_control
 from assay_cut_cross_entropy._blockwise import linear_cross_entropy
 from assay_cut_cross_entropy._memory import peak_memory
 from assay_cut_cross_entropy.claims import less_memory, same_training
@@ -166,19 +166,69 @@ def test_large_vocab_dataset_is_shifted_text_with_learnable_successors():
     assert int(torch.bincount(pairs[:, 0]).max()) <= 2
 
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    good = {"materialized/loss/peak_mb": 1536.0, "blockwise/loss/peak_mb": 50.0,
-            "materialized/loss/probe_value": 10.5600, "blockwise/loss/probe_value": 10.56001,
-            "materialized/val/loss": 10.24, "blockwise/val/loss": 10.2401}
-    assert less_memory(good).passed and same_training(good).passed
-    assert not less_memory(dict(good, **{"blockwise/loss/peak_mb": 200.0})).passed
-    assert not less_memory(dict(good, **{"blockwise/loss/probe_value": 10.6})).passed
-    assert not same_training(dict(good, **{"blockwise/val/loss": 10.3})).passed
+def _seed(blockwise_mb=50.0, probe=10.56001, val=10.2401, materialized_val=10.24):
+    """One seed's numbers, as the claims' arms report them."""
+    return {"materialized/loss/peak_mb": 1536.0, "blockwise/loss/peak_mb": blockwise_mb,
+            "materialized/loss/probe_value": 10.5600, "blockwise/loss/probe_value": probe,
+            "materialized/val/loss": materialized_val, "blockwise/val/loss": val}
+
+
+def _decide(check, seeds):
+    return decide([check(m) for m in seeds])
+
+
+def test_less_memory_decides_from_the_interval_over_seeds():
+    assert _decide(less_memory, [_seed(mb) for mb in (50.0, 52.0, 48.0)]).status == "PASS"
+    assert _decide(less_memory, [_seed(mb) for mb in (200.0, 210.0, 190.0)]).status == "FAIL"
+    assert _decide(less_memory, [_seed(mb) for mb in (50.0, 200.0)]).status == "INCONCLUSIVE"
+    # the same memory for a different loss value fails on the second effect
+    assert _decide(less_memory, [_seed(probe=10.6)] * 3).status == "FAIL"
+
+
+def test_same_training_decides_from_the_interval_over_seeds():
+    assert _decide(same_training, [_seed(val=v) for v in (10.2401, 10.24, 10.2402)]).status \
+        == "PASS"
+    assert _decide(same_training, [_seed(val=v) for v in (10.3, 10.31, 10.29)]).status == "FAIL"
+    assert _decide(same_training, [_seed(val=v) for v in (10.24, 10.3)]).status \
+        == "INCONCLUSIVE"
+
+
+def test_a_diverged_baseline_makes_the_claims_invalid():
+    d = _decide(same_training, [_seed(), _seed(materialized_val=math.nan), _seed()])
+    assert d.status == "INVALID" and "val/loss" in d.reason
+    bad_probe = dict(_seed(), **{"materialized/loss/probe_value": math.inf})
+    assert _decide(less_memory, [_seed(), bad_probe]).status == "INVALID"
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_materialised_loss_in_both_arms_does_not_save_memory(runs):
+    """less-memory with the tiled arm running the materialised loss: the ratio is 1x."""
+    out = negative_control("cut-cross-entropy:less-memory",
+                           arms={"blockwise": "materialized"}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_inexact_gradients_do_not_follow_the_baseline(runs):
+    """same-training with the tiled loss's gradient filtering at 0.999 (nearly every tile's
+    softmax gradient dropped): the loss value is still exact but the updates are not, so the
+    training must not PASS as following the materialised loss."""
+    out = negative_control("cut-cross-entropy:same-training",
+                           overrides={"blockwise": {"methods.loss.filter_eps": 0.999}}, seeds=3,
+                           tracking_uri=runs)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
 
 
 def test_missing_readout_is_a_user_error():
     from assay_cut_cross_entropy.method import CutCrossEntropy
-    from assay import Data
 
     data = Data((torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)),
                 (torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)), "classification", 2, (3,))
