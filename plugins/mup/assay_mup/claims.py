@@ -2,68 +2,48 @@
 classification, muP (base width 64) against the standard parameterization (``mup-sp``).
 
 - ``mup:lr-transfer``: one grid sweep of the learning rate (octave steps) per
-  (parameterization, width). Each arm's optimum is a parabola fitted in log2(lr) to the loss
-  near its best grid point; the drift is the least-squares slope of log2(optimum) against
-  log2(width), times the 3 octaves from width 64 to 512.
+  (parameterization, width). Each arm's optimum is ``assay.lib.optimum.grid_optimum`` (the
+  estimator claims and laws share: a parabola in log lr through the best grid point and its
+  two neighbours, clipped to them); the drift is the least-squares slope of log2(optimum)
+  against log2(width), times the 3 octaves from width 64 to 512.
 - ``mup:coord-check``: the coordinate check (largest mean |activation change| over the first
   5 Adam steps) at widths 64 and 1024.
+
+Each check reports its effects per seed; the verdict is the t-interval over seeds
+(``assay.claims.decide``). Guards: an arm whose sweep never left chance (or has no finite
+trial) makes the comparison INVALID; an optimum at the edge of its grid is a bound, so the
+drift is NOT-ESTABLISHED; a coordinate check whose width-64 activations never moved has no
+ratio to take (VACUOUS).
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 
-import numpy as np
-
 from assay import Claim, Metrics, Verdict
+from assay.claims import (
+    Guard, at_least, between, diverged, grid_at_edge, invalid, not_established, sweep_trials,
+    vacuous,
+)
+from assay.lib.optimum import grid_optimum
 
 WIDTHS = (64, 128, 256, 512)
 LR = "methods.optimizer.lr"
 LOSS = "val/loss"
-MAX_DRIFT_MUP = 1.0      # octaves of lr over 8x width: muP must drift less than this ...
-MIN_DRIFT_SP = 1.0       # ... and SP at least this much (the effect muP removes)
+CHANCE_LOSS = math.log(8)  # cross-entropy of a uniform guess over the arms' 8 classes
+MAX_DRIFT_MUP = 1.0        # octaves of lr over 8x width: muP must drift less than this ...
+MIN_DRIFT_SP = 1.0         # ... and SP at least this much (the effect muP removes)
+ROLES = ("input", "hidden", "readout")
 
 
-def fitted_optimum(lrs: Sequence[float], losses: Sequence[float], reach: int = 2) -> float:
-    """log2 of the loss-minimising learning rate, from a parabola in log2(lr).
-
-    Fits the grid points within ``reach`` points of the best one (5 by default, 3 at an edge);
-    falls back to 3 points, then to the best point itself, when the fit is not convex. The
-    vertex is kept within one grid step of the best point: no extrapolation.
-    """
-    pts = sorted((math.log2(lr), loss) for lr, loss in zip(lrs, losses)
-                 if lr > 0 and math.isfinite(loss))
-    if not pts:
-        raise ValueError("no finite (lr, loss) pair to fit")
-    best = min(range(len(pts)), key=lambda i: pts[i][1])
-    for r in (reach, 1):
-        window = pts[max(0, best - r):best + r + 1]
-        vertex = _parabola_vertex(window)
-        if vertex is not None:
-            lo = pts[max(0, best - 1)][0]
-            hi = pts[min(len(pts) - 1, best + 1)][0]
-            return min(max(vertex, lo), hi)
-    return pts[best][0]
-
-
-def _parabola_vertex(pts: Sequence[tuple[float, float]]) -> float | None:
-    """Least-squares a*x^2 + b*x + c through ``pts``; the vertex when a > 0, else None."""
-    if len(pts) < 3:
-        return None
-    x, y = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
-    a, b, _ = np.polyfit(x, y, 2)
-    return float(-b / (2 * a)) if a > 1e-12 else None
+def arm_points(m: Metrics, arm: str) -> list[tuple[float, ...]]:
+    """(lr, val/loss) of every finished trial of one sweep arm with a finite loss."""
+    return sweep_trials(m, arm, LR, metric=LOSS)
 
 
 def arm_optimum(m: Metrics, arm: str) -> float:
-    """log2 optimal lr of one sweep arm: fitted over its trials, or its best trial's lr."""
-    prefix = f"{arm}/trials/"
-    trials = {k[len(prefix):].split("/", 1)[0] for k in m if k.startswith(prefix)}
-    pairs = [(m[f"{prefix}{n}/{LR}"], m[f"{prefix}{n}/{LOSS}"]) for n in trials
-             if f"{prefix}{n}/{LR}" in m and f"{prefix}{n}/{LOSS}" in m]
-    if len(pairs) >= 3:
-        return fitted_optimum([p[0] for p in pairs], [p[1] for p in pairs])
-    return math.log2(m[f"{arm}/best/{LR}"])
+    """log2 of one sweep arm's loss-optimal learning rate (nan without a finite trial)."""
+    return math.log2(grid_optimum(arm_points(m, arm)))
 
 
 def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
@@ -72,32 +52,68 @@ def slope(xs: Sequence[float], ys: Sequence[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sum((x - mx) ** 2 for x in xs)
 
 
+def sweep_guard(m: Metrics, arms: Sequence[str]) -> Guard | None:
+    """INVALID when an arm has no finite trial or its best loss is no better than chance (the
+    optimum of a grid that never learned says nothing); NOT-ESTABLISHED when an arm's best
+    learning rate is the smallest or largest of its grid."""
+    dead = [a for a in arms if not arm_points(m, a)
+            or diverged(min(loss for _, loss in arm_points(m, a)), chance=CHANCE_LOSS,
+                        higher_is_better=False)]
+    if dead:
+        return invalid(f"no trial below chance loss ln 8 for {', '.join(dead)}")
+    edged = [a for a in arms if grid_at_edge(arm_points(m, a))]
+    if edged:
+        return not_established(f"best lr at the grid's edge for {', '.join(edged)}")
+    return None
+
+
 def lr_transfer(m: Metrics) -> Verdict:
     xs = [math.log2(w) for w in WIDTHS]
     span = xs[-1] - xs[0]
+    arms = [f"{p}_w{w}" for p in ("mup", "sp") for w in WIDTHS]
+    guard = sweep_guard(m, arms)
     numbers: dict[str, float] = {}
     for p in ("mup", "sp"):
-        opt = [arm_optimum(m, f"{p}_w{w}") for w in WIDTHS]
+        opt = [arm_optimum(m, f"{p}_w{w}") for w in WIDTHS] if guard is None else []
         numbers.update({f"{p}_w{w}_log2_lr": o for w, o in zip(WIDTHS, opt)})
-        numbers[f"{p}_slope"] = slope(xs, opt)
+        numbers[f"{p}_slope"] = slope(xs, opt) if opt else math.nan
         numbers[f"{p}_drift_octaves"] = numbers[f"{p}_slope"] * span
     mup, sp = numbers["mup_drift_octaves"], numbers["sp_drift_octaves"]
-    passed = abs(mup) < MAX_DRIFT_MUP and abs(sp) >= MIN_DRIFT_SP
-    return Verdict(passed, f"optimal-lr drift over widths {WIDTHS[0]}-{WIDTHS[-1]}: "
-                           f"muP {mup:+.2f} octaves (slope {numbers['mup_slope']:+.2f}), "
-                           f"SP {sp:+.2f} octaves (slope {numbers['sp_slope']:+.2f}) "
-                           f"(pass: |muP| < {MAX_DRIFT_MUP:g}, |SP| >= {MIN_DRIFT_SP:g})", numbers)
+    return Verdict(
+        f"optimal-lr drift over widths {WIDTHS[0]}-{WIDTHS[-1]}: muP {mup:+.2f} octaves "
+        f"(slope {numbers['mup_slope']:+.2f}), SP {sp:+.2f} octaves (slope "
+        f"{numbers['sp_slope']:+.2f}) (paper: |muP| < {MAX_DRIFT_MUP:g}, "
+        f"|SP| >= {MIN_DRIFT_SP:g})",
+        [between("mup_drift_octaves", mup, -MAX_DRIFT_MUP, MAX_DRIFT_MUP),
+         at_least("sp_abs_drift_octaves", abs(sp), MIN_DRIFT_SP)],
+        guard=guard, numbers=numbers)
+
+
+def coord_guard(m: Metrics) -> Guard | None:
+    """INVALID when an activation change is not finite; VACUOUS when a width-64 arm's
+    activations never moved (no change to compare the wide model's with)."""
+    deltas = {k: m[k] for k in (f"{p}_w{w}/coord/{r}_delta" for p in ("mup", "sp")
+                                for w in (64, 1024) for r in ROLES)}
+    bad = [k for k, v in deltas.items() if not math.isfinite(v)]
+    if bad:
+        return invalid(f"activation change not finite: {', '.join(bad)}")
+    still = [k for k, v in deltas.items() if "_w64/" in k and v == 0]
+    if still:
+        return vacuous(f"no activation change at width 64: {', '.join(still)}")
+    return None
 
 
 def coord_check(m: Metrics) -> Verdict:
-    ratio = {f"{p}_{role}": m[f"{p}_w1024/coord/{role}_delta"] / m[f"{p}_w64/coord/{role}_delta"]
-             for p in ("mup", "sp") for role in ("input", "hidden", "readout")}
-    mup_ok = all(0.5 <= ratio[f"mup_{r}"] <= 2.0 for r in ("input", "hidden", "readout"))
-    sp_grows = ratio["sp_readout"] >= 4.0
+    guard = coord_guard(m)
+    ratio = {f"{p}_{role}": (m[f"{p}_w1024/coord/{role}_delta"] / m[f"{p}_w64/coord/{role}_delta"]
+                             if guard is None else math.nan)
+             for p in ("mup", "sp") for role in ROLES}
     detail = ("width 1024/64 ratio of the largest activation change in 5 steps: muP input "
-              "{mup_input:.2f}, hidden {mup_hidden:.2f}, logits {mup_readout:.2f} (pass: all in "
-              "[0.5, 2]); SP logits {sp_readout:.2f} (pass: >= 4)").format(**ratio)
-    return Verdict(mup_ok and sp_grows, detail, ratio)
+              "{mup_input:.2f}, hidden {mup_hidden:.2f}, logits {mup_readout:.2f} (paper: all in "
+              "[0.5, 2]); SP logits {sp_readout:.2f} (paper: >= 4)").format(**ratio)
+    effects = [between(f"mup_{r}_ratio", ratio[f"mup_{r}"], 0.5, 2.0) for r in ROLES]
+    effects.append(at_least("sp_readout_ratio", ratio["sp_readout"], 4.0))
+    return Verdict(detail, effects, guard=guard, numbers=ratio)
 
 
 LR_ARMS = {f"{p}_w{w}": f"configs/{p}_w{w}.yaml" for p in ("mup", "sp") for w in WIDTHS}

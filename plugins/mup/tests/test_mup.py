@@ -8,22 +8,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from assay import UserError
-from assay import load
-from assay._builtin.datasets import SyntheticClassification
-from assay._builtin.models import MLP, Transformer
-from assay._builtin.optim import AdamW, SGD
-from assay.testing import execute
-from assay_mup.claims import coord_check, fitted_optimum, lr_transfer
+from assay import UserError, load
+from assay.claims import decide
+from assay.testing import build, execute, negative_control
+from assay_mup.claims import arm_optimum, coord_check, lr_transfer
 from assay_mup.method import MuReadout, Mup, MupConfig, MupSP, classify
 
-DATA = SyntheticClassification(SyntheticClassification.Config(
-    n_train=512, n_val=128, dim=8, n_classes=4)).load(0)
+DATA = build("dataset", {"name": "synthetic-classification", "n_train": 512, "n_val": 128,
+                         "dim": 8, "n_classes": 4}).load(0)
 
 
 def mlp(width: int, depth: int = 3, seed: int = 0) -> nn.Module:
     torch.manual_seed(seed)
-    return MLP(MLP.Config(width=width, depth=depth)).build(DATA)
+    return build("model", {"name": "mlp", "width": width, "depth": depth}).build(DATA)
+
+
+def optimizer(name: str, **config: float):
+    return build("method", {"name": name, **config})
 
 
 def mult_of(groups, param):
@@ -53,12 +54,12 @@ def test_learning_rate_multipliers_follow_table3(kind, expected):
 def test_optimizer_receives_the_scaled_rates():
     model = mlp(128)
     groups = Mup(MupConfig(base_width=32)).apply(model, DATA)
-    opt = AdamW(AdamW.Config(lr=0.01, weight_decay=0.1)).build(groups)
+    opt = optimizer("adamw", lr=0.01, weight_decay=0.1).build(groups)
     lrs = sorted({round(g["lr"], 12) for g in opt.param_groups})
     assert lrs == [0.0025, 0.01]
     hidden = next(g for g in opt.param_groups if g["lr"] == pytest.approx(0.0025))
     assert hidden["weight_decay"] == pytest.approx(0.4)
-    assert SGD(SGD.Config(lr=0.1)).build(
+    assert optimizer("sgd", lr=0.1).build(
         Mup(MupConfig(base_width=32, optimizer_kind="sgd")).apply(mlp(128), DATA))
 
 
@@ -95,10 +96,9 @@ def test_identity_at_base_width_and_for_sp(method):
 
 
 def test_transformer_roles_and_attention_scale():
-    from assay._builtin.datasets import Bytes
-
-    data = Bytes(Bytes.Config(seq_len=8)).load(0)
-    model = Transformer(Transformer.Config(width=64, depth=1, n_heads=4)).build(data)
+    data = build("dataset", {"name": "bytes", "seq_len": 8}).load(0)
+    model = build("model", {"name": "transformer", "width": 64, "depth": 1,
+                            "n_heads": 4}).build(data)
     Mup(MupConfig(base_width=16)).apply(model, data)
     # head dim 16, at base width 4: scale sqrt(4)/16 (SP would be 1/sqrt(16) = 0.25)
     assert model.blocks[0].attn_scale == pytest.approx(0.125)
@@ -148,59 +148,113 @@ def test_mup_trains_and_one_override_switches_to_sp():
     assert sp.methods["parameterization"]["name"] == "mup-sp"
 
 
-def test_fitted_optimum_recovers_a_parabola_vertex():
-    lrs = [2.0 ** e for e in range(-11, -4)]
-    losses = [0.8 + 0.02 * (math.log2(lr) + 7.4) ** 2 for lr in lrs]
-    assert fitted_optimum(lrs, losses) == pytest.approx(-7.4)
-    # concave data: falls back to the argmin; the vertex is never pushed past a grid step
-    assert fitted_optimum([1e-3, 2e-3, 4e-3], [1.0, 0.5, 0.9]) == pytest.approx(
-        math.log2(2e-3), abs=1.0)
-    assert fitted_optimum([1e-3, 2e-3, 4e-3], [1.0, 1.2, 0.2]) == pytest.approx(math.log2(4e-3))
+def test_arm_optimum_is_the_shared_grid_estimator():
+    """The optimum of a sweep arm is ``grid_optimum``'s: on an exact parabola in log2(lr) the
+    vertex itself, at the grid's edge the edge point."""
+    m = made_up_sweeps(sp_slope=0.0, mup_slope=0.0, shift=-0.4)
+    assert arm_optimum(m, "mup_w64") == pytest.approx(-7.4)
+    falling = {}
+    for n, e in enumerate(range(-11, -4)):
+        falling[f"a/trials/{n}/methods.optimizer.lr"] = 2.0 ** e
+        falling[f"a/trials/{n}/val/loss"] = 1.0 + 0.1 * n
+    assert arm_optimum(falling, "a") == pytest.approx(-11)
 
 
-def made_up_sweeps(sp_slope: float, mup_slope: float) -> dict[str, float]:
+def made_up_sweeps(sp_slope: float, mup_slope: float, shift: float = 0.0,
+                   grid: range = range(-11, -4)) -> dict[str, float]:
+    """One seed's sweeps: every arm's loss a parabola in log2(lr) with its vertex at
+    -7 + shift + slope * (octaves of width above 64)."""
     m = {}
     for p, s in (("mup", mup_slope), ("sp", sp_slope)):
         for i, w in enumerate((64, 128, 256, 512)):
-            best = -7 + s * i
-            for n, e in enumerate(range(-11, -4)):
+            best = -7 + shift + s * i
+            for n, e in enumerate(grid):
                 m[f"{p}_w{w}/trials/{n}/methods.optimizer.lr"] = 2.0 ** e
                 m[f"{p}_w{w}/trials/{n}/val/loss"] = 0.85 + 0.01 * (e - best) ** 2
-            m[f"{p}_w{w}/best/methods.optimizer.lr"] = 2.0 ** round(best)
     return m
 
 
-def test_lr_transfer_check_on_made_up_numbers():
-    good = lr_transfer(made_up_sweeps(sp_slope=-0.7, mup_slope=0.1))
-    assert good.passed, good.detail
-    assert good.numbers["sp_drift_octaves"] == pytest.approx(-2.1, abs=0.05)
-    assert not lr_transfer(made_up_sweeps(sp_slope=-0.7, mup_slope=-0.5)).passed  # muP drifts
-    assert not lr_transfer(made_up_sweeps(sp_slope=-0.2, mup_slope=0.0)).passed   # SP too
-    only_best = {k: v for k, v in made_up_sweeps(-0.7, 0.0).items() if "/best/" in k}
-    assert lr_transfer(only_best).passed                     # falls back to the best trials
+def lr_status(*seeds: tuple[float, float]) -> str:
+    """The verdict of ``mup:lr-transfer`` over seeds given as (sp_slope, mup_slope)."""
+    return decide([lr_transfer(made_up_sweeps(sp, mu)) for sp, mu in seeds]).status
 
 
-def test_coord_check_on_made_up_numbers():
+def test_lr_transfer_decides_from_the_interval_over_seeds():
+    one = lr_transfer(made_up_sweeps(sp_slope=-0.7, mup_slope=0.1))
+    assert one.numbers["sp_drift_octaves"] == pytest.approx(-2.1, abs=0.05)
+    assert one.numbers["mup_drift_octaves"] == pytest.approx(0.3, abs=0.05)
+    assert lr_status((-0.7, 0.1), (-0.6, 0.0), (-0.75, 0.05)) == "PASS"
+    assert lr_status((-0.7, -0.5), (-0.6, -0.45), (-0.7, -0.55)) == "FAIL"    # muP drifts
+    assert lr_status((-0.2, 0.0), (-0.15, 0.05), (-0.2, 0.0)) == "FAIL"      # SP does not
+    assert lr_status((-0.7, 0.0), (-0.7, -0.6)) == "INCONCLUSIVE"            # seeds disagree
+
+
+def test_lr_transfer_guards():
+    # SP's optimum at width 512 falls below the grid: a bound, not a measurement
+    edge = [made_up_sweeps(sp_slope=-1.5, mup_slope=0.0)] * 3
+    d = decide([lr_transfer(m) for m in edge])
+    assert d.status == "NOT-ESTABLISHED" and "sp_w512" in d.reason
+    # an arm whose every trial diverged, or never left chance, cannot be compared
+    for bad in (math.nan, 2.2):
+        m = {k: (bad if k.startswith("sp_w256/") and k.endswith("val/loss") else v)
+             for k, v in made_up_sweeps(sp_slope=-0.7, mup_slope=0.0).items()}
+        d = decide([lr_transfer(m)] * 3)
+        assert d.status == "INVALID" and "sp_w256" in d.reason, d
+
+
+def coord_numbers(mup_growth: float, sp_growth: float, base: float = 0.3) -> dict[str, float]:
     m = {}
-    for p, growth in (("mup", 1.2), ("sp", 10.0)):
+    for p, growth in (("mup", mup_growth), ("sp", sp_growth)):
         for role in ("input", "hidden", "readout"):
-            m[f"{p}_w64/coord/{role}_delta"] = 0.3
-            m[f"{p}_w1024/coord/{role}_delta"] = 0.3 * growth
-    assert coord_check(m).passed
-    assert not coord_check({**m, "sp_w1024/coord/readout_delta": 0.6}).passed
-    assert not coord_check({**m, "mup_w1024/coord/hidden_delta": 0.9}).passed
+            m[f"{p}_w64/coord/{role}_delta"] = base
+            m[f"{p}_w1024/coord/{role}_delta"] = base * growth
+    return m
 
 
-def test_transformer_run_records_the_coordinate_check():
-    result = execute(load({
-        "dataset": {"name": "bytes", "seq_len": 16},
-        "model": {"name": "transformer", "width": 32, "depth": 1, "n_heads": 2},
-        "methods": {"parameterization": {"name": "mup", "base_width": 16, "coord_steps": 2},
-                    "optimizer": {"name": "adamw", "lr": 3e-3}},
-        "backend": {"name": "cpu"},
-        "train": {"steps": 4, "batch_size": 8, "eval_every": 4}}).run)
-    assert result.status == "finished", result.error
-    for layer in ("input", "hidden", "readout"):
-        assert result.metrics[f"coord/{layer}_delta"] > 0
-    assert "coord/step2/readout_delta" in result.metrics
-    assert "coord/step3/readout_delta" not in result.metrics
+def coord_status(*seeds: tuple[float, float], base: float = 0.3) -> str:
+    return decide([coord_check(coord_numbers(mu, sp, base)) for mu, sp in seeds]).status
+
+
+def test_coord_check_decides_from_the_interval_over_seeds():
+    assert coord_status((1.2, 10.0), (1.1, 12.0), (1.4, 11.0)) == "PASS"
+    assert coord_status((1.2, 2.0), (1.1, 1.5), (1.3, 1.8)) == "FAIL"        # SP stays put
+    assert coord_status((3.0, 10.0), (2.8, 12.0), (3.3, 11.0)) == "FAIL"     # muP grows
+    assert coord_status((1.2, 10.0), (1.1, 2.0)) == "INCONCLUSIVE"
+
+
+def test_coord_check_guards():
+    assert coord_status((1.2, 10.0), (1.1, 20.0), base=0.0) == "VACUOUS"     # nothing moved
+    m = {**coord_numbers(1.2, 10.0), "sp_w1024/coord/readout_delta": math.inf}
+    assert decide([coord_check(m)] * 3).status == "INVALID"
+
+
+def store(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_coord_check_with_sp_in_the_mup_arms_does_not_pass(tmp_path,
+                                                                           monkeypatch):
+    """mup:coord-check with both muP arms running SP: the logits' change grows with width in
+    the 'muP' arms too, so the check must not PASS (smoke budget, 3 seeds)."""
+    out = negative_control("mup:coord-check",
+                           arms={"mup_w64": "sp_w64", "mup_w1024": "sp_w1024"},
+                           seeds=3, tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_lr_transfer_with_sp_in_the_mup_arms_does_not_pass(tmp_path,
+                                                                             monkeypatch):
+    """mup:lr-transfer with every muP arm running SP: the 'muP' optimum drifts as SP's does,
+    so the check must not PASS (smoke budget, 3 seeds; 2K examples instead of 32K, as 20 steps
+    of 64 never see more). At 20 steps the best rate sits at the top of the few rates tried,
+    so this control usually ends NOT-ESTABLISHED rather than FAIL."""
+    small = {arm: {"dataset.n_train": 2048, "dataset.n_val": 512}
+             for arm in (f"{p}_w{w}" for p in ("mup", "sp") for w in (64, 128, 256, 512))}
+    out = negative_control("mup:lr-transfer", arms={f"mup_w{w}": f"sp_w{w}" for w in
+                                                    (64, 128, 256, 512)},
+                           overrides=small, seeds=3, tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
