@@ -207,3 +207,14 @@ def test_a_quantised_effect_declares_its_resolution():
                   ).status == "PASS"                      # a clear effect still passes
     with pytest.raises(ValueError):
         at_least("g", 1.0, 0.0, resolution=-1.0)
+
+
+def test_strict_effects_do_not_pass_on_a_tie():
+    from assay.claims import Verdict, above, at_least, decide
+
+    tie = [Verdict("tie", [above("gain", 0.0, 0.0)])] * 3
+    assert decide(tie).status == "FAIL"                     # "more accurate" needs more
+    assert decide([Verdict("tie", [at_least("gain", 0.0, 0.0)])] * 3).status == "PASS"
+    better = [Verdict("s", [above("gain", v, 0.0)]) for v in (0.5, 0.6, 0.55)]
+    assert decide(better).status == "PASS"
+    assert above("gain", 1, 0).side == "> 0"

@@ -66,8 +66,10 @@ __all__ = [
     "Guard",
     "Metrics",
     "Verdict",
+    "above",
     "at_least",
     "at_most",
+    "below",
     "best",
     "between",
     "decide",
@@ -87,13 +89,15 @@ __all__ = [
 @dataclass(frozen=True)
 class Effect:
     """One number a claim is decided on, for one seed, with the paper's side: the paper holds
-    when ``value >= low`` (if set) and ``value <= high`` (if set)."""
+    when ``value >= low`` (if set) and ``value <= high`` (if set); with ``strict``, ``>`` and
+    ``<`` (so that a tie, e.g. two identical arms, is not the paper's side)."""
 
     name: str
     value: float
     low: float | None = None
     high: float | None = None
     resolution: float = 0.0        # the step of a quantised effect (its grid's spacing)
+    strict: bool = False           # the bound itself is not the paper's side
 
     def __post_init__(self) -> None:
         if not self.resolution >= 0:
@@ -107,8 +111,10 @@ class Effect:
     def side(self) -> str:
         """The paper's side in words, e.g. ``">= 0.95"`` or ``"in [3, 10]"``."""
         if self.low is not None and self.high is not None:
-            return f"in [{self.low:g}, {self.high:g}]"
-        return f">= {self.low:g}" if self.low is not None else f"<= {self.high:g}"
+            return (f"in ({self.low:g}, {self.high:g})" if self.strict
+                    else f"in [{self.low:g}, {self.high:g}]")
+        ge, le = (">", "<") if self.strict else (">=", "<=")
+        return f"{ge} {self.low:g}" if self.low is not None else f"{le} {self.high:g}"
 
 
 def at_least(name: str, value: float, low: float, *, resolution: float = 0.0) -> Effect:
@@ -119,6 +125,16 @@ def at_least(name: str, value: float, low: float, *, resolution: float = 0.0) ->
 def at_most(name: str, value: float, high: float, *, resolution: float = 0.0) -> Effect:
     """The paper says ``value <= high``."""
     return Effect(name, float(value), high=high, resolution=resolution)
+
+
+def above(name: str, value: float, low: float, *, resolution: float = 0.0) -> Effect:
+    """The paper says ``value > low`` (a tie is not enough: e.g. "more accurate than")."""
+    return Effect(name, float(value), low=low, resolution=resolution, strict=True)
+
+
+def below(name: str, value: float, high: float, *, resolution: float = 0.0) -> Effect:
+    """The paper says ``value < high``."""
+    return Effect(name, float(value), high=high, resolution=resolution, strict=True)
 
 
 def between(name: str, value: float, low: float, high: float, *,
@@ -205,8 +221,12 @@ def _summarise(name: str, effects: Sequence[Effect], confidence: float) -> Effec
     mean = statistics.fmean(values)
     lo, hi = t_interval(values, confidence, resolution=first.resolution)
     low, high = first.low, first.high
-    inside = (low is None or lo >= low) and (high is None or hi <= high)
-    outside = (low is not None and hi < low) or (high is not None and lo > high)
+    if first.strict:
+        inside = (low is None or lo > low) and (high is None or hi < high)
+        outside = (low is not None and hi <= low) or (high is not None and lo >= high)
+    else:
+        inside = (low is None or lo >= low) and (high is None or hi <= high)
+        outside = (low is not None and hi < low) or (high is not None and lo > high)
     status = "PASS" if inside else "FAIL" if outside else "INCONCLUSIVE"
     lean = ""
     if status == "INCONCLUSIVE":

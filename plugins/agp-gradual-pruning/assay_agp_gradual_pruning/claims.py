@@ -13,14 +13,13 @@ from __future__ import annotations
 import math
 
 from assay import Claim, Metrics, Verdict
-from assay.claims import Guard, at_least, at_most, diverged, invalid
+from assay.claims import Guard, above, at_least, at_most, diverged, invalid
 
 # The abstract promises "up to 10x fewer nonzero parameters with minimal loss in accuracy";
 # we read "minimal" as at most 2 points of accuracy at 90% sparsity (10x fewer weights).
 MAX_DROP_PTS = 2.0
 # "more accurate" is a strict "> 0"; at_least is ">=", so its bound is the least positive
 # float: an exact tie (e.g. the same run in both arms) must not pass.
-ABOVE_ZERO = math.nextafter(0.0, 1.0)
 FAIR_NONZERO = 1.01        # the sparse arm may keep at most 1% more nonzero parameters
 MIN_SPARSITY = 0.895       # the sparse arm must reach its 90% target
 CHANCE = 0.1               # 10 digit classes
@@ -50,7 +49,7 @@ def large_sparse_beats_small_dense(m: Metrics) -> Verdict:
     nnz, small = nonzero_params(m, "sparse90"), m["small/cost/params"]
     return Verdict(f"val acc large-sparse - small-dense = {gain:+.2f} pts (paper: > 0); "
                    f"nonzero params {nnz:.0f} vs {small:.0f} (must match within 1%)",
-                   [at_least("gain_pts", gain, ABOVE_ZERO),
+                   [above("gain_pts", gain, 0.0),
                     at_most("nonzero_ratio", nnz / small, FAIR_NONZERO)],
                    guard=baseline_guard(m, "small"),
                    numbers={"gain_pts": gain, "nonzero_sparse": nnz, "params_small": small})

@@ -12,13 +12,12 @@ from __future__ import annotations
 import math
 
 from assay import Claim, Metrics, Verdict
-from assay.claims import Guard, at_least, at_most, diverged, invalid
+from assay.claims import Guard, above, at_least, at_most, diverged, invalid
 
 MATCH_PTS = 1.0       # "matches its dense equivalent": within 1 point of val accuracy
 BOOST_PTS = 1.0       # "an important performance booster": ERK ahead of uniform by >= 1 point
 # "smaller at width 256" is a strict "<"; at_least is ">=", so the shrink must be at least the
 # least positive float: equal gaps (e.g. the same runs at both widths) must not pass.
-ABOVE_ZERO = math.nextafter(0.0, 1.0)
 CHANCE = 0.1          # 10 digit classes
 CHANCE_MARGIN = 0.05  # a baseline within 5 points of chance has not trained
 
@@ -53,7 +52,7 @@ def gap_shrinks_with_width(m: Metrics) -> Verdict:
     wide = 100 * (m["dense/val/acc"] - m["erk90/val/acc"])
     return Verdict(f"dense - ERK 90% random gap: width 64 {narrow:+.2f} pts, width 256 "
                    f"{wide:+.2f} pts (paper: smaller at width 256)",
-                   [at_least("gap_shrink_pts", narrow - wide, ABOVE_ZERO)],
+                   [above("gap_shrink_pts", narrow - wide, 0.0)],
                    guard=baseline_guard(m, "dense64", "dense"),
                    numbers={"gap_w64_pts": narrow, "gap_w256_pts": wide})
 
