@@ -7,15 +7,22 @@ examples). Comparing wide with base moves only N; long with base moves only D.
 
 A point's optimum is not the raw argmin of its grid: the lowest loss per value of the
 parameter (a profile over the other one), then the vertex of a parabola in log space through
-the best value and its two grid neighbours, clipped to them (``optimum``).
+the best value and its two grid neighbours, clipped to them (``assay.lib.optimum``).
+
+Each check reports its effect per seed; the verdict is the t-interval over seeds
+(``assay.claims.decide``). Guards: an arm with no finite trial, or whose best validation loss
+is no better than predicting the mean target, is INVALID; an optimum at the edge of its grid
+is censored (the true one may lie beyond it), so a comparison using it is NOT-ESTABLISHED.
 """
 from __future__ import annotations
 
 import math
 
-
 from assay import Claim, Metrics, Verdict
-from assay.claims import grid_at_edge, grid_optimum, sweep_trials
+from assay.claims import (
+    Guard, at_least, at_most, between, diverged, invalid, not_established, sweep_trials,
+)
+from assay.lib.optimum import grid_at_edge, grid_optimum
 
 from .formula import LR_D_EXP, LR_N_EXP
 
@@ -23,6 +30,7 @@ LR, BATCH, OBJECTIVE = "methods.optimizer.lr", "train.batch_size", "val/loss"
 ARMS = {"base": "configs/base.yaml", "wide": "configs/wide.yaml", "long": "configs/long.yaml"}
 WIDTH = {"base": 64, "wide": 256, "long": 64}            # must match the arm files (tested)
 TOKENS = {"base": 16384, "wide": 16384, "long": 65536}
+MEAN_PREDICTOR_LOSS = 3.92   # val/loss of predicting the train targets' mean (tested)
 
 
 def mlp_params(width: int, depth: int = 2, n_in: int = 32, n_out: int = 1) -> int:
@@ -34,68 +42,75 @@ N = {arm: mlp_params(w) for arm, w in WIDTH.items()}
 HALF_OCTAVE = math.sqrt(2)
 
 
-def trials(m: Metrics, arm: str, *params: str, metric: str = OBJECTIVE) -> list[tuple[float, ...]]:
-    """(param values..., metric) of every finished trial of ``arm`` with a finite metric."""
-    return sweep_trials(m, arm, *params, metric=metric)
-
-
-optimum, at_edge = grid_optimum, grid_at_edge   # shared with the other law plugins (core)
-
-
-def best(m: Metrics, arm: str, param: str) -> tuple[float, bool]:
-    """(the arm's optimum of ``param`` profiled over the other swept parameter, whether it
-    is censored at the grid's edge); the raw best trial's value when per-trial numbers are
-    missing."""
+def profile(m: Metrics, arm: str, param: str) -> list[tuple[float, float]]:
+    """(value of ``param``, val/loss) of every finished trial of ``arm`` with a finite loss;
+    the other swept parameter varies, so the estimators take the lowest loss per value."""
     other = BATCH if param == LR else LR
-    rows = [(x, loss) for x, _, loss in trials(m, arm, param, other)]
-    if rows:
-        return optimum(rows), at_edge(rows)
-    return m.get(f"{arm}/best/{param}", math.nan), False
+    return [(x, loss) for x, _, loss in sweep_trials(m, arm, param, other, metric=OBJECTIVE)]
+
+
+def optimum(m: Metrics, arm: str, param: str) -> float:
+    """The arm's optimum of ``param`` profiled over the other swept parameter (nan when no
+    trial finished with a finite loss)."""
+    return grid_optimum(profile(m, arm, param))
+
+
+def guard(m: Metrics, param: str, *arms: str) -> Guard | None:
+    """INVALID when an arm never beat the mean predictor (or has no finite trial);
+    NOT-ESTABLISHED when an arm's optimum of ``param`` is the smallest or largest tried."""
+    dead = [a for a in arms if not profile(m, a, param) or diverged(
+        min(loss for _, loss in profile(m, a, param)), chance=MEAN_PREDICTOR_LOSS,
+        higher_is_better=False)]
+    if dead:
+        return invalid(f"no trial below the mean predictor's loss {MEAN_PREDICTOR_LOSS} for "
+                       f"{', '.join(dead)}")
+    edged = [f"{a} {param.rsplit('.', 1)[-1]} = {optimum(m, a, param):.3g}" for a in arms
+             if grid_at_edge(profile(m, a, param))]
+    if edged:
+        return not_established(f"optimum at the grid edge ({', '.join(edged)})")
+    return None
 
 
 def _compare(m: Metrics, param: str, arm: str, scale: dict[str, float]
-             ) -> tuple[float, float, str]:
-    """(ratio of optima arm/base, log-log slope against ``scale``, a note naming any optimum
-    at its grid edge; a comparison using one is not established, so its claim cannot pass)."""
-    (top, top_edge), (bottom, bottom_edge) = best(m, arm, param), best(m, "base", param)
-    ratio = top / bottom
-    edges = [f"{a} {param.rsplit('.', 1)[-1]} = {v:.3g}"
-             for a, v, e in ((arm, top, top_edge), ("base", bottom, bottom_edge)) if e]
-    note = f"; NOT ESTABLISHED: optimum at the grid edge ({', '.join(edges)})" if edges else ""
-    return ratio, math.log(ratio) / math.log(scale[arm] / scale["base"]), note
+             ) -> tuple[float, float, Guard | None]:
+    """(ratio of optima arm/base, log-log slope against ``scale``, the guard of both arms)."""
+    ratio = optimum(m, arm, param) / optimum(m, "base", param)
+    slope = math.log(ratio) / math.log(scale[arm] / scale["base"]) if ratio > 0 else math.nan
+    return ratio, slope, guard(m, param, arm, "base")
 
 
 def lr_falls_with_n(m: Metrics) -> Verdict:
-    ratio, alpha, note = _compare(m, LR, "wide", N)
-    return Verdict(ratio <= 1 / HALF_OCTAVE and not note,
-                   f"best lr wide/base = {ratio:.3f} at {N['wide'] / N['base']:.1f}x N, "
-                   f"exponent {alpha:.2f} (paper {LR_N_EXP}; pass: ratio <= 0.707, i.e. the "
-                   f"best lr falls by at least half an octave){note}",
-                   {"lr_ratio_n": ratio, "lr_exponent_n": alpha})
+    ratio, alpha, g = _compare(m, LR, "wide", N)
+    return Verdict(f"best lr wide/base = {ratio:.3f} at {N['wide'] / N['base']:.1f}x N, "
+                   f"exponent {alpha:.2f} (paper {LR_N_EXP}; passes at ratio <= 0.707, i.e. "
+                   f"the best lr falls by at least half an octave)",
+                   [at_most("lr_ratio_n", ratio, 1 / HALF_OCTAVE)], guard=g,
+                   numbers={"lr_ratio_n": ratio, "lr_exponent_n": alpha})
 
 
 def lr_rises_with_d(m: Metrics) -> Verdict:
-    ratio, beta, note = _compare(m, LR, "long", TOKENS)
-    return Verdict(beta > 0 and not note,
-                   f"best lr long/base = {ratio:.3f} at 4x D, exponent {beta:.2f} "
-                   f"(paper +{LR_D_EXP}; pass: exponent > 0){note}",
-                   {"lr_ratio_d": ratio, "lr_exponent_d": beta})
+    ratio, beta, g = _compare(m, LR, "long", TOKENS)
+    return Verdict(f"best lr long/base = {ratio:.3f} at 4x D, exponent {beta:.2f} "
+                   f"(paper +{LR_D_EXP}; passes at exponent > 0)",
+                   [at_least("lr_exponent_d", beta, 0.0)], guard=g,
+                   numbers={"lr_ratio_d": ratio, "lr_exponent_d": beta})
 
 
 def batch_grows_with_d(m: Metrics) -> Verdict:
-    ratio, gamma, note = _compare(m, BATCH, "long", TOKENS)
-    return Verdict(ratio >= HALF_OCTAVE and not note,
-                   f"best batch long/base = {ratio:.2f} at 4x D, exponent {gamma:.2f} "
-                   f"(paper +0.571, i.e. 2.2x; pass: ratio >= 1.414){note}",
-                   {"batch_ratio_d": ratio, "batch_exponent_d": gamma})
+    ratio, gamma, g = _compare(m, BATCH, "long", TOKENS)
+    return Verdict(f"best batch long/base = {ratio:.2f} at 4x D, exponent {gamma:.2f} "
+                   f"(paper +0.571, i.e. 2.2x; passes at ratio >= 1.414)",
+                   [at_least("batch_ratio_d", ratio, HALF_OCTAVE)], guard=g,
+                   numbers={"batch_ratio_d": ratio, "batch_exponent_d": gamma})
 
 
 def batch_ignores_n(m: Metrics) -> Verdict:
-    ratio, delta, note = _compare(m, BATCH, "wide", N)
-    return Verdict(abs(math.log2(ratio)) < 1 and not note,
-                   f"best batch wide/base = {ratio:.2f} at {N['wide'] / N['base']:.1f}x N, "
-                   f"exponent {delta:.2f} (paper ~0; pass: within a factor 2){note}",
-                   {"batch_ratio_n": ratio, "batch_exponent_n": delta})
+    ratio, delta, g = _compare(m, BATCH, "wide", N)
+    log2_ratio = math.log2(ratio) if ratio > 0 else math.nan
+    return Verdict(f"best batch wide/base = {ratio:.2f} at {N['wide'] / N['base']:.1f}x N, "
+                   f"exponent {delta:.2f} (paper ~0; passes within a factor 2)",
+                   [between("batch_log2_ratio_n", log2_ratio, -1.0, 1.0)], guard=g,
+                   numbers={"batch_ratio_n": ratio, "batch_exponent_n": delta})
 
 
 SMOKE = {"methods.trainer.tokens": 2048, "train.eval_every": 10, "sweep.trials": 2}

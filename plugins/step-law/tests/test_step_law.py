@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from assay import load
-from assay.testing import execute
+from assay.claims import decide
+from assay.testing import execute, negative_control
 from assay_step_law import claims as C
 from assay_step_law.formula import (
     non_embedding_params, optimal_batch_tokens, optimal_lr, transformer_non_embedding,
@@ -118,58 +119,115 @@ def test_examples_are_the_budget_for_non_sequence_data():
 
 # --- the optimum estimate and the checks ----------------------------------------------------
 
-def test_optimum_finds_a_parabola_vertex_between_grid_points():
-    grid = [1e-3 * 2 ** k for k in range(6)]
-    true = 3.1e-3
-    pts = [(x, (math.log(x) - math.log(true)) ** 2) for x in grid]
-    assert C.optimum(pts) == pytest.approx(true, rel=1e-6)
-    assert C.optimum([(x, -math.log(x)) for x in grid]) == grid[-1]        # edge: edge
-    assert C.optimum(pts + [(4e-3, -1.0)]) == pytest.approx(4e-3, rel=0.5)  # profile: min
-    assert math.isnan(C.optimum([]))
+def test_optimum_profiles_the_other_parameter_and_finds_a_parabola_vertex():
+    m = _landscape({"base": 3.1e-3, "wide": 3e-3, "long": 3e-3}, {a: 7 for a in C.ARMS})
+    assert C.optimum(m, "base", C.LR) == pytest.approx(3.1e-3, rel=1e-6)
+    assert C.optimum(m, "base", C.BATCH) == pytest.approx(7, rel=1e-6)
+    assert math.isnan(C.optimum({}, "base", C.LR))
 
 
 LRS, BATCHES = [1e-3 * 2 ** k for k in range(6)], [4, 8, 16, 32]
+PAPER_LR = {"base": 8e-3, "wide": 3e-3, "long": 1.1e-2}       # falls with N, rises with D
+PAPER_BATCH = {"base": 7, "wide": 7.5, "long": 17}            # grows with D, not with N
 
 
-def _landscape(lr0: dict[str, float], b0: dict[str, float]) -> dict[str, float]:
+def _landscape(lr0: dict[str, float], b0: dict[str, float], floor: float = 2.0
+               ) -> dict[str, float]:
+    """One seed's grids: every arm's loss a bowl in log lr and log batch around (lr0, b0)."""
     m: dict[str, float] = {}
     for arm in C.ARMS:
         for n, (lr, b) in enumerate((lr, b) for lr in LRS for b in BATCHES):
             m[f"{arm}/trials/{n}/{C.LR}"], m[f"{arm}/trials/{n}/{C.BATCH}"] = lr, b
-            m[f"{arm}/trials/{n}/val/loss"] = (2 + math.log(lr / lr0[arm]) ** 2
-                                               + 0.3 * math.log(b / b0[arm]) ** 2)
+            m[f"{arm}/trials/{n}/val/loss"] = (floor + 0.1 * math.log(lr / lr0[arm]) ** 2
+                                               + 0.03 * math.log(b / b0[arm]) ** 2)
     return m
 
 
-def test_checks_pass_on_the_papers_directions_and_fail_otherwise():
-    paper = _landscape({"base": 8e-3, "wide": 3e-3, "long": 1.1e-2},
-                       {"base": 7, "wide": 7.5, "long": 17})
-    for claim in C.CLAIMS:
-        verdict = claim.check(paper)
-        assert verdict.passed, (claim.id, verdict.detail)
-    assert C.best(paper, "base", C.LR) == (pytest.approx(8e-3, rel=1e-6), False)
-    flat = _landscape({"base": 8e-3, "wide": 7e-3, "long": 6e-3},
-                      {"base": 7, "wide": 20, "long": 8})
-    for claim in C.CLAIMS:
-        assert not claim.check(flat).passed, claim.id
+def _seeds(lr0: dict[str, float], b0: dict[str, float], jitter=(1.0, 1.1, 0.9)):
+    """Three seeds of the same landscape, every optimum moved by a seed's factor."""
+    return [_landscape({a: v * j ** (a != "base") for a, v in lr0.items()},
+                       {a: v * j ** (a != "base") for a, v in b0.items()}) for j in jitter]
 
 
-def test_an_optimum_at_the_grid_edge_is_not_a_result():
+def _statuses(seeds) -> dict[str, str]:
+    return {c.id: decide([c.check(m) for m in seeds]).status for c in C.CLAIMS}
+
+
+def test_checks_pass_on_the_papers_directions():
+    assert set(_statuses(_seeds(PAPER_LR, PAPER_BATCH)).values()) == {"PASS"}
+
+
+def test_checks_fail_against_the_papers_directions():
+    flat = _seeds({"base": 8e-3, "wide": 9e-3, "long": 4e-3}, {"base": 7, "wide": 20, "long": 7})
+    assert set(_statuses(flat).values()) == {"FAIL"}
+
+
+def test_checks_are_inconclusive_when_seeds_disagree():
+    # the wide/base lr ratio is 0.375 in one seed and 0.9 in the other
+    seeds = [_landscape(PAPER_LR, PAPER_BATCH),
+             _landscape({**PAPER_LR, "wide": 7.2e-3}, PAPER_BATCH)]
+    assert decide([C.lr_falls_with_n(m) for m in seeds]).status == "INCONCLUSIVE"
+
+
+def test_an_optimum_at_the_grid_edge_is_not_established():
     # base's batch optimum below the grid: "ignores N" and "grows with D" are not established
-    m = _landscape({"base": 8e-3, "wide": 3e-3, "long": 1.1e-2}, {"base": 2, "wide": 3, "long": 20})
-    assert C.best(m, "base", C.BATCH) == (4, True)
+    m = _landscape(PAPER_LR, {"base": 2, "wide": 3, "long": 20})
     for check in (C.batch_ignores_n, C.batch_grows_with_d):
-        verdict = check(m)
-        assert not verdict.passed and "NOT ESTABLISHED" in verdict.detail, verdict.detail
-    assert C.lr_falls_with_n(m).passed                 # the lr optima are interior
-    assert C.at_edge([(1, 0.0), (2, 1.0), (4, 2.0)]) and not C.at_edge([(1, 1.0), (2, 0.0), (4, 2.0)])
+        d = decide([check(m)] * 3)
+        assert d.status == "NOT-ESTABLISHED" and "base batch_size = 4" in d.reason, d.reason
+    assert decide([C.lr_falls_with_n(m)] * 3).status == "PASS"   # the lr optima are interior
 
 
-def test_check_falls_back_to_the_best_trial_without_trial_entries():
-    m = {f"{a}/best/{p}": v for a, lr, b in [("base", 8e-3, 8), ("wide", 2e-3, 8),
-                                            ("long", 1e-2, 16)]
-         for p, v in ((C.LR, lr), (C.BATCH, b))}
-    assert C.lr_falls_with_n(m).passed and C.batch_grows_with_d(m).passed
+def test_an_arm_that_never_beat_the_mean_predictor_is_invalid():
+    bad = {**_landscape(PAPER_LR, PAPER_BATCH),
+           **{k: v for k, v in _landscape(PAPER_LR, PAPER_BATCH, floor=4.0).items()
+              if k.startswith("wide/")}}
+    d = decide([C.lr_falls_with_n(bad)] * 3)
+    assert d.status == "INVALID" and "wide" in d.reason
+    diverged = {k: math.nan if k.startswith("base/") and k.endswith("val/loss") else v
+                for k, v in _landscape(PAPER_LR, PAPER_BATCH).items()}
+    assert decide([C.batch_grows_with_d(diverged)] * 3).status == "INVALID"
+
+
+def test_the_mean_predictor_loss_is_that_of_the_claims_data():
+    from assay.testing import load_data
+
+    raw = yaml.safe_load(resources.files("assay_step_law").joinpath(C.ARMS["base"]).read_text())
+    data = load_data(load(raw).run)
+    mse = float(((data.val[1] - data.train[1].mean()) ** 2).mean())
+    assert mse == pytest.approx(C.MEAN_PREDICTOR_LOSS, abs=0.01)
+
+
+def store(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+def small_data(*arms: str) -> dict[str, dict[str, int]]:
+    """8K training examples instead of 262K for a control: the 2048-example smoke budget
+    never sees more, and building the full set costs seconds in every worker."""
+    return {arm: {"dataset.n_train": 8192} for arm in arms}
+
+
+@pytest.mark.slow
+def test_negative_control_wide_replaced_by_base_does_not_pass(tmp_path, monkeypatch):
+    """step-law:lr-falls-with-n with the wide arm running base's file: N does not change, so
+    the best lr does not fall and the check must not PASS (smoke budget, 3 seeds)."""
+    out = negative_control("step-law:lr-falls-with-n", arms={"wide": "base"},
+                           overrides=small_data("base", "wide"), seeds=3,
+                           tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_long_replaced_by_base_does_not_pass(tmp_path, monkeypatch):
+    """step-law:batch-grows-with-d with the long arm running base's file: D does not change,
+    so the best batch does not grow and the check must not PASS (smoke budget, 3 seeds)."""
+    out = negative_control("step-law:batch-grows-with-d", arms={"long": "base"},
+                           overrides=small_data("base", "long"), seeds=3,
+                           tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
 
 
 def test_arm_files_match_the_constants_the_checks_use():
