@@ -4,7 +4,12 @@ rate, scored by the loss on the whole training set), and its growth exponent is 
 
 Each arm is one grid sweep over learning rate x batch size. The best rate at a batch size is
 not the raw argmin of the grid: a parabola in log(lr) through the best grid point and its two
-neighbours gives the minimiser, clipped to those neighbours (``optimum``).
+neighbours gives the minimiser, clipped to those neighbours (``assay.lib.optimum``).
+
+Each check reports its effects per seed; the verdict is the t-interval over seeds
+(``assay.claims.decide``). Guards, over the batch sizes a fit uses: a batch size whose every
+rate stayed at chance (or diverged) makes the exponent INVALID; a best rate at the edge of
+the lr grid is censored, so the exponent is NOT-ESTABLISHED.
 """
 from __future__ import annotations
 
@@ -13,29 +18,22 @@ import math
 import numpy as np
 
 from assay import Claim, Metrics, Verdict
-from assay.claims import grid_at_edge, grid_optimum, sweep_trials
+from assay.claims import (
+    Guard, at_least, between, diverged, invalid, not_established, sweep_trials,
+)
+from assay.lib.optimum import grid_at_edge, grid_optimum
 
 LR, BATCH, OBJECTIVE = "methods.optimizer.lr", "train.batch_size", "train_full/loss"
 ARMS = {"sgd": "configs/sgd_digits.yaml", "adamw": "configs/adamw_digits.yaml"}
-MIN_FIT = 3          # batch sizes always in the fit, smallest first
+MIN_FIT = 3                 # batch sizes always in the fit, smallest first
+CHANCE_LOSS = math.log(10)  # cross-entropy of a uniform guess over the 10 digits
 
 
-def trials(m: Metrics, arm: str, *params: str, metric: str = OBJECTIVE) -> list[tuple[float, ...]]:
-    """(param values..., metric) of every finished trial of ``arm`` with a finite metric."""
-    return sweep_trials(m, arm, *params, metric=metric)
-
-
-optimum, at_edge = grid_optimum, grid_at_edge   # shared with the other law plugins (core)
-
-
-def best_lr_per_batch(m: Metrics, arm: str) -> dict[float, tuple[float, bool]]:
-    """batch size -> (best lr, whether it is censored at the lr grid's edge)."""
-    rows = trials(m, arm, BATCH, LR)
-    out = {}
-    for b in sorted({r[0] for r in rows}):
-        pts = [(lr, loss) for bb, lr, loss in rows if bb == b]
-        out[b] = (optimum(pts), at_edge(pts))
-    return out
+def per_batch(m: Metrics, arm: str) -> dict[float, list[tuple[float, float]]]:
+    """batch size -> (lr, loss) of its finished trials with a finite loss."""
+    rows = sweep_trials(m, arm, BATCH, LR, metric=OBJECTIVE)
+    return {b: [(lr, loss) for bb, lr, loss in rows if bb == b]
+            for b in sorted({r[0] for r in rows})}
 
 
 def exponent(best: dict[float, float]) -> tuple[float, list[float]]:
@@ -52,37 +50,53 @@ def exponent(best: dict[float, float]) -> tuple[float, list[float]]:
     return float(slope), used
 
 
-def _exponents(m: Metrics) -> tuple[dict[str, float], str, bool]:
-    """Exponents, a readable detail, and whether any best rate used in a fit is censored at
-    the lr grid's edge (then the exponent is not established and no claim passes)."""
+def fit_guard(arm: str, points: dict[float, list[tuple[float, float]]], used: list[float]
+              ) -> Guard | None:
+    """INVALID when the arm has no finite trial or a batch size in its fit never left chance;
+    NOT-ESTABLISHED when a best rate in its fit is the smallest or largest rate tried."""
+    dead = [int(b) for b in used
+            if diverged(min(loss for _, loss in points[b]), chance=CHANCE_LOSS,
+                        higher_is_better=False)]
+    if not points or dead:
+        return invalid(f"{arm}: no finite trial" if not points else
+                       f"{arm}: no rate below chance loss ln 10 at B = {dead}")
+    edges = [int(b) for b in used if grid_at_edge(points[b])]
+    if edges:
+        return not_established(f"{arm}: best lr at the grid edge for B = {edges}")
+    return None
+
+
+def _exponents(m: Metrics) -> tuple[dict[str, float], str, Guard | None]:
+    """Both arms' exponents, a readable detail, and the first guard of either fit."""
     numbers: dict[str, float] = {}
-    parts, censored = [], False
+    parts, guards = [], []
     for arm in ("sgd", "adamw"):
-        found = best_lr_per_batch(m, arm)
-        a, used = exponent({b: lr for b, (lr, _) in found.items()})
+        points = per_batch(m, arm)
+        best = {b: grid_optimum(pts) for b, pts in points.items()}
+        a, used = exponent(best)
         numbers[f"{arm}_exponent"] = a
-        edges = [int(b) for b in used if found[b][1]]
-        censored = censored or bool(edges)
+        guards.append(fit_guard(arm, points, used))
         parts.append(f"{arm}: a = {a:.2f} over B = {[int(b) for b in used]} (best lr "
-                     f"{', '.join(f'{lr:.3g}' for lr, _ in found.values())})"
-                     + (f" NOT ESTABLISHED: best lr at the grid edge for B = {edges}"
-                        if edges else ""))
-    return numbers, "; ".join(parts), censored
+                     f"{', '.join(f'{lr:.3g}' for lr in best.values())})")
+    ordered = sorted((g for g in guards if g), key=lambda g: g.kind != "INVALID")
+    return numbers, "; ".join(parts), (ordered or [None])[0]
 
 
 def sgd_steeper(m: Metrics) -> Verdict:
-    numbers, detail, censored = _exponents(m)
+    numbers, detail, guard = _exponents(m)
     s, a = numbers["sgd_exponent"], numbers["adamw_exponent"]
-    ok = s >= 0.1 and a >= 0.1 and s - a >= 0.2 and not censored
-    return Verdict(ok, f"{detail} (pass: both >= 0.1 and sgd - adamw >= 0.2; paper: 1 vs 0.5)",
-                   numbers)
+    numbers["sgd_minus_adamw"] = s - a
+    return Verdict(f"{detail} (paper: 1 vs 0.5; passes at both >= 0.1 and sgd - adamw >= 0.2)",
+                   [at_least("sgd_exponent", s, 0.1), at_least("adamw_exponent", a, 0.1),
+                    at_least("sgd_minus_adamw", s - a, 0.2)], guard=guard, numbers=numbers)
 
 
 def linear_and_sqrt(m: Metrics) -> Verdict:
-    numbers, detail, censored = _exponents(m)
+    numbers, detail, guard = _exponents(m)
     s, a = numbers["sgd_exponent"], numbers["adamw_exponent"]
-    ok = 0.6 <= s <= 1.2 and 0.25 <= a <= 0.75 and not censored
-    return Verdict(ok, f"{detail} (pass: sgd in [0.6, 1.2] and adamw in [0.25, 0.75])", numbers)
+    return Verdict(f"{detail} (passes at sgd in [0.6, 1.2] and adamw in [0.25, 0.75])",
+                   [between("sgd_exponent", s, 0.6, 1.2),
+                    between("adamw_exponent", a, 0.25, 0.75)], guard=guard, numbers=numbers)
 
 
 SMOKE = {"methods.trainer.epochs": 0.5, "train.eval_every": 10, "sweep.trials": 4}

@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from assay import load
-from assay.testing import execute
+from assay.claims import decide
+from assay.testing import execute, negative_control
 from assay_lr_batch_law import claims as C
 from assay_lr_batch_law.method import scaled_lr
 
@@ -39,14 +40,6 @@ def test_epochs_fix_the_data_and_the_rule_scales_the_rate():
     assert small["lr_batch/steps"] == round(0.5 * n_train / 16) and small["lr_batch/lr"] == 0.05
 
 
-def test_optimum_finds_a_parabola_vertex_between_grid_points():
-    grid = [0.01 * 2 ** k for k in range(6)]
-    pts = [(x, (math.log(x) - math.log(0.05)) ** 2) for x in grid]
-    assert C.optimum(pts) == pytest.approx(0.05, rel=1e-6)
-    assert C.optimum([(x, x) for x in grid]) == grid[0]
-    assert math.isnan(C.optimum([]))
-
-
 def test_exponent_stops_where_the_best_rate_saturates():
     linear = {b: 1e-3 * b for b in (8, 16, 32, 64, 128)}
     a, used = C.exponent(linear)
@@ -60,6 +53,7 @@ LRS, BATCHES = [1e-4 * 2 ** k for k in range(14)], [8, 16, 32, 64, 128]
 
 
 def _landscape(p_sgd: float, p_adam: float) -> dict[str, float]:
+    """One seed's grids: the best rate at batch b is lr8 * (b / 8) ** p for each optimizer."""
     m: dict[str, float] = {}
     for arm, p, lr8 in (("sgd", p_sgd, 0.01), ("adamw", p_adam, 1e-3)):
         for n, (lr, b) in enumerate((lr, b) for b in BATCHES for lr in LRS):
@@ -68,26 +62,65 @@ def _landscape(p_sgd: float, p_adam: float) -> dict[str, float]:
     return m
 
 
-def test_checks_pass_on_linear_and_sqrt_and_fail_otherwise():
-    paper = _landscape(1.0, 0.5)
-    steeper, exact = C.sgd_steeper(paper), C.linear_and_sqrt(paper)
-    assert steeper.passed and exact.passed, (steeper.detail, exact.detail)
-    assert steeper.numbers["sgd_exponent"] == pytest.approx(1.0, abs=1e-6)
-    assert steeper.numbers["adamw_exponent"] == pytest.approx(0.5, abs=1e-6)
-    same = _landscape(0.4, 0.4)
-    assert not C.sgd_steeper(same).passed and not C.linear_and_sqrt(same).passed
-    flat = _landscape(1.0, 0.0)
-    assert not C.sgd_steeper(flat).passed and not C.linear_and_sqrt(flat).passed
+def _status(check, *exponents: tuple[float, float]) -> str:
+    """The verdict of ``check`` over seeds given as (sgd exponent, adamw exponent)."""
+    return decide([check(_landscape(s, a)) for s, a in exponents]).status
 
 
-def test_a_best_rate_at_the_grid_edge_is_not_a_result():
+def test_exponents_are_measured_from_the_grids():
+    v = C.sgd_steeper(_landscape(1.0, 0.5))
+    assert v.numbers["sgd_exponent"] == pytest.approx(1.0, abs=1e-6)
+    assert v.numbers["adamw_exponent"] == pytest.approx(0.5, abs=1e-6)
+
+
+def test_checks_decide_from_the_interval_over_seeds():
+    paper = [(1.0, 0.5), (0.9, 0.45), (1.05, 0.55)]
+    assert _status(C.sgd_steeper, *paper) == "PASS"
+    assert _status(C.linear_and_sqrt, *paper) == "PASS"
+    same = [(0.4, 0.4), (0.45, 0.42), (0.38, 0.4)]
+    assert _status(C.sgd_steeper, *same) == "FAIL"
+    assert _status(C.linear_and_sqrt, *same) == "FAIL"
+    flat = [(1.0, 0.0), (0.95, 0.02), (1.05, -0.02)]
+    assert _status(C.sgd_steeper, *flat) == "FAIL" and _status(C.linear_and_sqrt, *flat) == "FAIL"
+    disagree = [(1.0, 0.5), (0.5, 1.0)]
+    assert _status(C.sgd_steeper, *disagree) == "INCONCLUSIVE"
+    assert _status(C.linear_and_sqrt, *disagree) == "INCONCLUSIVE"
+
+
+def test_a_best_rate_at_the_grid_edge_is_not_established():
     m = _landscape(1.0, 0.5)
     for n in range(len(LRS) * len(BATCHES)):            # keep only the lowest rates for SGD
         if m[f"sgd/trials/{n}/{C.LR}"] > 0.02:
             m[f"sgd/trials/{n}/{C.OBJECTIVE}"] = math.nan
-    verdict = C.sgd_steeper(m)
-    assert not verdict.passed and "NOT ESTABLISHED" in verdict.detail, verdict.detail
-    assert C.best_lr_per_batch(m, "sgd")[128][1] and not C.best_lr_per_batch(m, "adamw")[128][1]
+    d = decide([C.sgd_steeper(m)] * 3)
+    assert d.status == "NOT-ESTABLISHED" and "sgd: best lr at the grid edge" in d.reason, d.reason
+
+
+def test_a_batch_size_that_never_left_chance_is_invalid():
+    m = _landscape(1.0, 0.5)
+    for n in range(len(LRS) * len(BATCHES)):            # AdamW learns nothing at B = 16
+        if m[f"adamw/trials/{n}/{C.BATCH}"] == 16:
+            m[f"adamw/trials/{n}/{C.OBJECTIVE}"] = 2.4
+    for check in (C.sgd_steeper, C.linear_and_sqrt):
+        d = decide([check(m)] * 3)
+        assert d.status == "INVALID" and "adamw" in d.reason and "16" in d.reason, d.reason
+    empty = {k: v for k, v in m.items() if not k.startswith("sgd/")}
+    assert decide([C.sgd_steeper(empty)] * 3).status == "INVALID"
+
+
+def store(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_sgd_replaced_by_adamw_does_not_pass(tmp_path, monkeypatch):
+    """lr-batch-law:sgd-steeper-than-adam with the SGD arm running AdamW: the two exponents
+    are the same, so the check must not PASS (smoke budget, 3 seeds)."""
+    out = negative_control("lr-batch-law:sgd-steeper-than-adam", arms={"sgd": "adamw"},
+                           seeds=3, tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
 
 
 def test_arm_files_are_valid_and_cover_the_grid():
