@@ -5,12 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from assay import load
+from assay import UserError, load
+from assay.claims import decide
 from assay.lib.adapters import LoRA, LoRAConfig, LoRALinear, adapters
-from assay._builtin.mnist1d import MNIST1D, MNIST1DConfig
-from assay import UserError
-from assay._run.loop import build_context, execute
-from assay._plugins.registry import registry
+from assay.testing import build, build_context, execute, negative_control
 from assay_pissa.claims import better_final, faster_than_lora
 from assay_pissa.method import PiSSA, PiSSAConfig, principal_factors
 
@@ -130,9 +128,13 @@ def test_lora_update_is_scaled_low_rank_product():
 
 # --- the claim's data: MNIST-1D class subsets -------------------------------------------------
 
+def mnist1d(classes: list[int], seed: int = 0):
+    return build("dataset", {"name": "mnist1d", "n_train": 300, "n_val": 100,
+                             "classes": classes}).load(seed)
+
+
 def test_mnist1d_subsets_keep_labels_sizes_and_scaling():
-    low = MNIST1D(MNIST1DConfig(n_train=300, n_val=100, classes=[0, 1, 2, 3, 4])).load(0)
-    high = MNIST1D(MNIST1DConfig(n_train=300, n_val=100, classes=[5, 6, 7, 8, 9])).load(0)
+    low, high = mnist1d([0, 1, 2, 3, 4]), mnist1d([5, 6, 7, 8, 9])
     assert low.input_shape == (40,) and low.n_outputs == high.n_outputs == 10
     assert low.train[0].shape == (300, 40) and high.val[0].shape == (100, 40)
     assert set(low.train[1].tolist()) == {0, 1, 2, 3, 4}
@@ -140,7 +142,7 @@ def test_mnist1d_subsets_keep_labels_sizes_and_scaling():
     # both subsets come from one draw normalised over all ten digits
     full = torch.cat([low.train[0], high.train[0]])
     assert abs(float(full.mean())) < 0.1 and abs(float(full.std()) - 1) < 0.1
-    again = MNIST1D(MNIST1DConfig(n_train=300, n_val=100, classes=[5, 6, 7, 8, 9])).load(3)
+    again = mnist1d([5, 6, 7, 8, 9], seed=3)
     torch.testing.assert_close(again.train[0], high.train[0])   # data_seed, not run seed
 
 
@@ -156,7 +158,7 @@ def _exp(classes, methods, steps):
 def _start_val_loss(exp, state):
     """Validation loss of the model a run starts from (after its adapter is applied)."""
     run = load(exp).run
-    return build_context(run, lambda step, m: False, registry(run.plugins), state).evaluate()
+    return build_context(run, init_state=state).evaluate()
 
 
 def test_pretrain_then_adapt_with_pissa_through_assay():
@@ -181,11 +183,69 @@ def test_pretrain_then_adapt_with_pissa_through_assay():
 
 # --- the claims' checks -------------------------------------------------------------------------
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    good = {"pissa/best/val/loss": 0.50, "lora/best/val/loss": 0.60,
-            "pissa-long/best/val/loss": 0.40, "lora-long/best/val/loss": 0.41}
-    assert faster_than_lora(good).passed and better_final(good).passed
-    close = dict(good, **{"pissa/best/val/loss": 0.58})           # only 3% lower
-    assert not faster_than_lora(close).passed
-    worse = dict(good, **{"pissa-long/best/val/loss": 0.42})
-    assert not better_final(worse).passed
+LRS = [3e-4, 1e-3, 3e-3, 1e-2, 3e-2]
+
+
+def _arm(arm: str, best_lr: float, best_loss: float, acc: float = 0.8) -> dict[str, float]:
+    """One sweep arm's numbers: the lr grid, lowest loss at ``best_lr``."""
+    m = {f"{arm}/best/val/loss": best_loss}
+    for n, lr in enumerate(LRS):
+        m[f"{arm}/trials/{n}/methods.optimizer.lr"] = lr
+        m[f"{arm}/trials/{n}/val/loss"] = best_loss if lr == best_lr else best_loss + 0.3
+        m[f"{arm}/trials/{n}/val/acc"] = acc if lr == best_lr else acc - 0.1
+    return m
+
+
+def _seed(pissa: float, lora: float, pissa_long: float = 0.40, lora_long: float = 0.41,
+          lora_lr: float = 1e-2, lora_acc: float = 0.8) -> dict[str, float]:
+    return {**_arm("pissa", 3e-3, pissa), **_arm("lora", lora_lr, lora, lora_acc),
+            **_arm("pissa-long", 3e-3, pissa_long), **_arm("lora-long", 3e-3, lora_long)}
+
+
+def test_checks_decide_from_the_interval_over_seeds():
+    good = [_seed(0.50, 0.60), _seed(0.52, 0.60, 0.39), _seed(0.49, 0.58, 0.40, 0.42)]
+    assert decide([faster_than_lora(m) for m in good]).status == "PASS"
+    assert decide([better_final(m) for m in good]).status == "PASS"
+    close = [_seed(0.59, 0.60), _seed(0.595, 0.60), _seed(0.585, 0.60)]    # only ~2% lower
+    assert decide([faster_than_lora(m) for m in close]).status == "FAIL"
+    worse = [_seed(0.5, 0.6, 0.44, 0.41), _seed(0.5, 0.6, 0.45, 0.42)]
+    assert decide([better_final(m) for m in worse]).status == "FAIL"
+    mixed = [_seed(0.50, 0.60), _seed(0.60, 0.60)]
+    assert decide([faster_than_lora(m) for m in mixed]).status == "INCONCLUSIVE"
+
+
+def test_guards():
+    edge = [_seed(0.50, 0.60, lora_lr=3e-2)] * 3                 # LoRA's best at the top
+    d = decide([faster_than_lora(m) for m in edge])
+    assert d.status == "NOT-ESTABLISHED" and "lora" in d.reason
+    chance = [_seed(0.50, 1.61, lora_acc=0.21)] * 3               # LoRA never learned
+    d = decide([faster_than_lora(m) for m in chance])
+    assert d.status == "INVALID" and "lora" in d.reason
+    diverged = {k: v for k, v in _seed(0.5, 0.6).items() if not k.startswith("lora/trials/")}
+    assert decide([faster_than_lora(diverged)] * 3).status == "INVALID"
+
+
+def store(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_pissa_replaced_by_lora_is_not_faster(tmp_path, monkeypatch):
+    """pissa:faster-than-lora with PiSSA's arm running LoRA: the loss ratio is 1, so the check
+    must not PASS (smoke budget, 3 seeds)."""
+    out = negative_control("pissa:faster-than-lora", arms={"pissa": "lora"}, seeds=3,
+                           tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_pissa_that_never_steps_does_not_end_better(tmp_path, monkeypatch):
+    """pissa:better-final with PiSSA's rate held near zero (a warm-up far longer than the
+    run): PiSSA stays at the pretrained model while LoRA adapts, so the check must not PASS
+    (smoke budget, 3 seeds). Replacing PiSSA by LoRA would pass a "no higher" claim."""
+    out = negative_control("pissa:better-final", overrides={"pissa-long": {
+        "methods.schedule": {"name": "warmup", "warmup_steps": 1_000_000}}},
+        seeds=3, tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
