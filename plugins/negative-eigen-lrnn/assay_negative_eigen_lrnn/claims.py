@@ -1,10 +1,17 @@
 """Parity claims: the same 1-layer diagonal LRNN (width 64, 600 AdamW steps on 3..40-bit
-strings), once with transitions in [-1, 1] and once in [0, 1]."""
+strings), once with transitions in [-1, 1] and once in [0, 1].
+
+Each check reports its effects per seed; the verdict is the t-interval over seeds
+(``assay.claims.decide``). The [0, 1] arm is expected at chance, so chance is not a guard
+here; a run that diverged (non-finite loss or accuracy) is INVALID.
+"""
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 from assay import Claim, Metrics, Verdict
+from assay.claims import at_least, at_most, invalid
 
 SOLVED = 0.9          # the paper's [-1, 1] models reach ~100%
 CHANCE_BAND = 0.6     # the paper's [0, 1] models stay at random guessing (50%)
@@ -12,11 +19,16 @@ CHANCE_BAND = 0.6     # the paper's [0, 1] models stay at random guessing (50%)
 
 def _negative_solves(suffix: str, where: str) -> Callable[[Metrics], Verdict]:
     def check(m: Metrics) -> Verdict:
-        neg, pos = m[f"negative{suffix}/val/acc"], m[f"positive{suffix}/val/acc"]
-        return Verdict(neg > SOLVED and pos < CHANCE_BAND,
-                       f"parity val/acc {where}: [-1,1] {neg:.3f} (pass: > {SOLVED}), [0,1] "
-                       f"{pos:.3f} (pass: < {CHANCE_BAND})", {"negative_acc": neg,
-                                                               "positive_acc": pos})
+        arms = (f"negative{suffix}", f"positive{suffix}")
+        neg, pos = (m[f"{a}/val/acc"] for a in arms)
+        bad = [a for a in arms if not all(math.isfinite(m.get(f"{a}/{k}", math.nan))
+                                          for k in ("val/loss", "val/acc"))]
+        return Verdict(f"parity val/acc {where}: [-1,1] {neg:.3f} (paper: > {SOLVED}), [0,1] "
+                       f"{pos:.3f} (paper: < {CHANCE_BAND})",
+                       [at_least("negative_acc", neg, SOLVED),
+                        at_most("positive_acc", pos, CHANCE_BAND)],
+                       guard=invalid(f"diverged (non-finite loss): {', '.join(bad)}")
+                       if bad else None)
     return check
 
 
