@@ -16,7 +16,7 @@ the run then ends early, without a final evaluation) and ``saxe/loss_min``.
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +26,9 @@ from torch import nn
 from assay import Config, Data, Parameterization, Trainer, UserError
 
 from .model import PAPER
+
+if TYPE_CHECKING:
+    from assay import RunContext
 
 
 class DeepLinearInitConfig(Config):
@@ -78,7 +81,9 @@ def least_squares_loss(x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 class FullBatchGD(Trainer):
-    """Full-batch GD with the run's optimizer; records the steps to the loss criterion."""
+    """Full-batch GD with the run's optimizer; records the steps to the loss criterion.
+    Every update goes through ``ctx.optimizer_step``, so a method composed with it (pruning,
+    gradient noise) runs its hooks; a data-selection method's subset is the full batch."""
 
     name = "saxe-deep-linear-gd"
     Config = FullBatchGDConfig
@@ -90,12 +95,13 @@ class FullBatchGD(Trainer):
         "methods": {"trainer": {"name": "saxe-deep-linear-gd", "stop_at_criterion": False},
                     "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0}}}
 
-    def train(self, ctx) -> None:  # noqa: ANN001 - RunContext
-        c, opt, total = self.config, ctx.optimizer, ctx.total_steps
+    def train(self, ctx: RunContext) -> None:
+        c, total = self.config, ctx.total_steps
         if ctx.data.task != "regression":
             raise UserError("methods.trainer: saxe-deep-linear-gd times a squared-error "
                             "regression; use a regression dataset (e.g. saxe-deep-linear-teacher)")
-        x, y = (t.flatten(1).to(ctx.device) if i == 0 else t.to(ctx.device)
+        idx = ctx.train_idx if ctx.train_idx is not None else slice(None)
+        x, y = (t[idx].flatten(1).to(ctx.device) if i == 0 else t[idx].to(ctx.device)
                 for i, t in enumerate(ctx.data.train))
         loss_min = least_squares_loss(x, y)
         target = loss_min + c.tol * (float(y.pow(2).mean()) - loss_min)
@@ -116,9 +122,7 @@ class FullBatchGD(Trainer):
             if stop:
                 break
             ctx.set_lr(step)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            ctx.optimizer_step(loss, step + 1)
         ctx.final_metrics.update({
             "saxe/steps_to_criterion": float(reached if reached is not None else total + 1),
             "saxe/reached": float(reached is not None), "saxe/diverged": float(diverged),

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
 from assay import load
-from assay.testing import execute
+from assay.claims import decide
+from assay.testing import execute, negative_control
 from assay_saxe_deep_linear.claims import (
     gaussian_slows_with_depth, learning_times, orthogonal_depth_independent,
 )
@@ -96,13 +98,14 @@ def test_learning_time_is_recorded_and_the_run_stops_at_the_criterion():
     assert diverged["saxe/diverged"] == 1 and diverged["saxe/steps_to_criterion"] == 201
 
 
-def grid(arm: str, table: dict[int, dict[float, float]]) -> dict[str, float]:
+def grid(arm: str, table: dict[int, dict[float, float]], total: int = 1000) -> dict[str, float]:
     out, n = {}, 0
     for depth, by_lr in table.items():
         for lr, steps in by_lr.items():
             out.update({f"{arm}/trials/{n}/model.depth": depth,
                         f"{arm}/trials/{n}/methods.optimizer.lr": lr,
-                        f"{arm}/trials/{n}/saxe/steps_to_criterion": steps})
+                        f"{arm}/trials/{n}/saxe/steps_to_criterion": steps,
+                        f"{arm}/trials/{n}/saxe/reached": float(steps <= total)})
             n += 1
     return out
 
@@ -112,11 +115,62 @@ def test_learning_time_is_the_best_over_learning_rates():
     assert learning_times(m, "orthogonal") == {2: (40, 1.0), 32: (60, 0.1)}
 
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    good = {**grid("orthogonal", {2: {1.0: 40}, 8: {0.3: 45}, 32: {0.1: 60}}),
-            **grid("gaussian", {2: {1.0: 40}, 8: {0.3: 120}, 32: {0.01: 1001}})}
-    assert orthogonal_depth_independent(good).passed and gaussian_slows_with_depth(good).passed
-    bad = {**grid("orthogonal", {2: {1.0: 40}, 32: {0.1: 200}}),
-           **grid("gaussian", {2: {1.0: 40}, 32: {0.1: 100}})}
-    assert not orthogonal_depth_independent(bad).passed
-    assert not gaussian_slows_with_depth(bad).passed
+def times(t2: float, t32: float, lr32: float = 0.1) -> dict[int, dict[float, float]]:
+    """Steps per (depth, lr): the fastest rate interior to a five-point grid unless moved."""
+    grid32 = {lr: 1001.0 for lr in (0.01, 0.03, 0.1, 0.3, 1.0)}
+    grid32[lr32] = t32
+    return {2: {0.1: 300, 0.3: 90, 1.0: t2, 3.0: 80, 8.0: 1001}, 32: grid32}
+
+
+def seed(orth: tuple[float, float], gauss: tuple[float, float], **kw) -> dict[str, float]:
+    return {**grid("orthogonal", times(*orth, **kw)), **grid("gaussian", times(*gauss))}
+
+
+def statuses(*seeds: dict[str, float]) -> tuple[str, str]:
+    return (decide([orthogonal_depth_independent(m) for m in seeds]).status,
+            decide([gaussian_slows_with_depth(m) for m in seeds]).status)
+
+
+def test_checks_decide_from_the_interval_over_seeds():
+    paper = [seed((40, 60), (40, 800)), seed((42, 60), (40, 900)), seed((38, 58), (45, 1001))]
+    assert statuses(*paper) == ("PASS", "PASS")
+    flipped = [seed((40, 400), (40, 60)), seed((40, 350), (40, 55)), seed((40, 380), (40, 70))]
+    assert statuses(*flipped) == ("FAIL", "FAIL")
+    mixed = [seed((40, 60), (40, 60)), seed((40, 200), (40, 500))]
+    assert statuses(*mixed) == ("INCONCLUSIVE", "INCONCLUSIVE")
+
+
+def test_guards():
+    edge = [seed((40, 60), (40, 800), lr32=0.01)] * 3           # fastest deep rate: the lowest
+    d = decide([orthogonal_depth_independent(m) for m in edge])
+    assert d.status == "NOT-ESTABLISHED" and "depth [32]" in d.reason, d.reason
+    never = {**grid("orthogonal", {2: {lr: 1001 for lr in (0.1, 1.0, 3.0)},
+                                   32: {0.1: 60, 0.3: 50, 1.0: 70}}),
+             **grid("gaussian", times(40, 800))}
+    d = decide([orthogonal_depth_independent(never)] * 3)
+    assert d.status == "INVALID" and "depth-2" in d.reason, d.reason
+    shallow_only = {**grid("orthogonal", {2: {0.1: 300, 1.0: 40, 3.0: 80}}),
+                    **grid("gaussian", times(40, 800))}
+    assert decide([orthogonal_depth_independent(shallow_only)] * 3).status == "INVALID"
+
+
+def store(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+
+
+@pytest.mark.slow
+def test_negative_control_orthogonal_replaced_by_gaussian_does_not_pass(tmp_path, monkeypatch):
+    """saxe-deep-linear:orthogonal-depth-independent with the orthogonal arm running the
+    Gaussian init: the deep net is slower, so the check must not PASS (smoke budget, 3 seeds).
+    The sweep is cut to the two depths the ratio uses at one rate, so that the smoke budget's
+    two trials measure both (at 20 steps no depth-32 net reaches the criterion, so the smoke
+    ratio is a bound: the control exercises the check on real runs, not the full effect)."""
+    two_depths = {"sweep.space": {"model.depth": {"choice": [2, 32]},
+                                  "methods.optimizer.lr": {"choice": [1.0]}}}
+    out = negative_control("saxe-deep-linear:orthogonal-depth-independent",
+                           arms={"orthogonal": "gaussian"},
+                           overrides={"orthogonal": two_depths, "gaussian": two_depths},
+                           seeds=3, tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
