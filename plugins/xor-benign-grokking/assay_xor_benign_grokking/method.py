@@ -6,6 +6,7 @@ is reported as ``total_steps + 1``:
 
 - ``grok/fit_step``: first evaluated step with 100% training accuracy (noisy labels included);
 - ``grok/val_acc_at_fit``: validation accuracy at that step;
+- ``grok/val_acc_at_step1``: validation accuracy after the first step (NaN unless evaluated);
 - ``grok/generalize_step``: first evaluated step with val/acc >= ``generalize_acc``;
 - ``grok/min_train_acc_after_fit``: lowest training accuracy from the fit step on;
 - ``grok/final_train_acc``, ``grok/final_val_acc``.
@@ -13,13 +14,16 @@ is reported as ``total_steps + 1``:
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
-import torch
 from pydantic import Field
 
 from assay import Config, Trainer
 
 from .model import PAPER
+
+if TYPE_CHECKING:
+    from assay import RunContext
 
 
 class FullBatchGDConfig(Config):
@@ -37,8 +41,10 @@ def grok_metrics(history: list[tuple[int, dict[str, float]]], total_steps: int,
     fit = next(((s, m) for s, m in history if m["train/acc"] >= 1.0), None)
     gen = next((s for s, m in history if m["val/acc"] >= generalize_acc), None)
     after = [m["train/acc"] for s, m in history if fit is not None and s >= fit[0]]
+    first = next((m["val/acc"] for s, m in history if s == 1), math.nan)
     return {"grok/fit_step": float(fit[0]) if fit else never,
             "grok/val_acc_at_fit": fit[1]["val/acc"] if fit else math.nan,
+            "grok/val_acc_at_step1": first,
             "grok/generalize_step": float(gen) if gen is not None else never,
             "grok/min_train_acc_after_fit": min(after) if after else 0.0,
             "grok/final_train_acc": history[-1][1]["train/acc"] if history else math.nan,
@@ -46,25 +52,22 @@ def grok_metrics(history: list[tuple[int, dict[str, float]]], total_steps: int,
 
 
 class FullBatchGD(Trainer):
-    """Full-batch training with the run's optimizer (use ``sgd`` with momentum 0 for GD)."""
+    """Full-batch training with the run's optimizer (use ``sgd`` with momentum 0 for GD).
+    Every step goes through ``ctx.optimizer_step``, so a method composed with it (pruning,
+    gradient noise) runs its hooks; a data-selection method's subset is the full batch."""
 
     name = "xor-benign-grokking-gd"
     Config = FullBatchGDConfig
     paper = PAPER
 
-    def train(self, ctx) -> None:  # noqa: ANN001 - RunContext
-        c, opt = self.config, ctx.optimizer
+    def train(self, ctx: RunContext) -> None:
+        c = self.config
         idx = ctx.train_idx if ctx.train_idx is not None else slice(None)
         x, y = (t[idx].to(ctx.device) for t in ctx.data.train)
         for step in range(1, ctx.total_steps + 1):
             ctx.set_lr(step - 1)
             loss = ctx.loss(ctx.model, x, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            for method in ctx.methods.values():
-                if method is not self:
-                    method.after_step(ctx, step)
+            ctx.optimizer_step(loss, step)
             ctx.last_train_loss = float(loss.detach())
             if step <= c.dense_eval_steps or step % ctx.eval_every == 0 \
                     or step == ctx.total_steps:

@@ -3,11 +3,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
 from assay import load
-from assay.testing import execute
+from assay.claims import decide
+from assay.testing import execute, negative_control
 from assay_xor_benign_grokking.claims import groks_benignly, overfit_first
 from assay_xor_benign_grokking.dataset import XorClusters, XorClustersConfig, xor_clusters
 from assay_xor_benign_grokking.method import grok_metrics
@@ -52,10 +54,13 @@ def test_grok_metrics_from_a_history():
          (10, {"train/acc": 1.0, "val/acc": 0.8}), (20, {"train/acc": 1.0, "val/acc": 0.95})]
     g = grok_metrics(h, 20, 0.9)
     assert (g["grok/fit_step"], g["grok/val_acc_at_fit"]) == (2, 0.55)
+    assert g["grok/val_acc_at_step1"] == 0.5
     assert g["grok/generalize_step"] == 20
     assert g["grok/min_train_acc_after_fit"] == 1.0 and g["grok/final_val_acc"] == 0.95
     never = grok_metrics(h[:3], 10, 0.9)
     assert never["grok/generalize_step"] == 11
+    unfit = grok_metrics(h[:1], 10, 0.9)
+    assert unfit["grok/fit_step"] == 11 and math.isnan(unfit["grok/val_acc_at_fit"])
 
 
 def run(steps: int, lr: float, dim: int = 300):
@@ -91,11 +96,68 @@ def test_end_to_end_run_records_grok_metrics():
     assert not math.isnan(result.metrics["grok/val_acc_at_fit"])
 
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    good = {"gd/grok/fit_step": 1, "gd/grok/val_acc_at_fit": 0.52, "gd/grok/generalize_step": 60,
-            "gd/grok/final_val_acc": 0.97, "gd/grok/min_train_acc_after_fit": 1.0}
-    assert overfit_first(good).passed and groks_benignly(good).passed
-    assert not overfit_first({**good, "gd/grok/val_acc_at_fit": 0.8}).passed
-    assert not overfit_first({**good, "gd/grok/fit_step": 3}).passed
-    assert not groks_benignly({**good, "gd/grok/final_val_acc": 0.77}).passed
-    assert not groks_benignly({**good, "gd/grok/min_train_acc_after_fit": 0.98}).passed
+def seed(fit: float = 1, val1: float = 0.52, final: float = 0.97, train: float = 1.0,
+         gen: float = 60) -> dict[str, float]:
+    """One seed's numbers as the trainer reports them (fit_step 201: never fitted)."""
+    return {f"gd/grok/{k}": v for k, v in {
+        "fit_step": fit, "val_acc_at_fit": val1 if fit <= 200 else math.nan,
+        "val_acc_at_step1": val1, "generalize_step": gen, "final_val_acc": final,
+        "final_train_acc": train, "min_train_acc_after_fit": train if fit <= 200 else 0.0,
+    }.items()}
+
+
+def status(check, *seeds: dict[str, float]) -> str:
+    return decide([check(m) for m in seeds]).status
+
+
+def test_overfit_first_decides_from_the_interval_over_seeds():
+    assert status(overfit_first, seed(), seed(val1=0.48), seed(val1=0.5)) == "PASS"
+    assert status(overfit_first, seed(val1=0.8), seed(val1=0.75), seed(val1=0.82)) == "FAIL"
+    assert status(overfit_first, seed(fit=3), seed(fit=3), seed(fit=3)) == "FAIL"
+    assert status(overfit_first, seed(val1=0.5), seed(val1=0.7)) == "INCONCLUSIVE"
+
+
+def test_groks_benignly_decides_from_the_interval_over_seeds():
+    assert status(groks_benignly, seed(), seed(final=0.95), seed(final=0.99)) == "PASS"
+    assert status(groks_benignly, seed(final=0.77), seed(final=0.7), seed(final=0.75)) == "FAIL"
+    assert status(groks_benignly, seed(gen=1), seed(gen=1), seed(gen=1)) == "FAIL"  # no delay
+    assert status(groks_benignly, seed(final=0.77), seed(final=1.0)) == "INCONCLUSIVE"
+    assert status(groks_benignly, seed(), seed(train=0.98), seed()) == "INCONCLUSIVE"
+
+
+def test_guards():
+    never_fit = [seed(fit=201), seed(fit=201), seed()]
+    assert status(groks_benignly, *never_fit) == "VACUOUS"
+    assert status(overfit_first, *never_fit) != "VACUOUS"       # not fitting fails this one
+    diverged = {k: math.nan for k in seed()}
+    assert status(overfit_first, seed(), diverged, seed()) == "INVALID"
+    assert status(groks_benignly, seed(), diverged, seed()) == "INVALID"
+
+
+@pytest.mark.slow
+def test_negative_control_overfit_first_without_a_real_step_does_not_pass(tmp_path,
+                                                                          monkeypatch):
+    """xor-benign-grokking:overfit-first at a learning rate of 1e-7: the first step barely
+    moves the tiny initial weights, so the net cannot fit its labels at step 1 and the check
+    must not PASS (smoke budget, 3 seeds)."""
+    out = negative_control("xor-benign-grokking:overfit-first",
+                           overrides={"gd": {"methods.optimizer.lr": 1e-7}}, seeds=3,
+                           tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_groks_benignly_without_signal_does_not_pass(tmp_path, monkeypatch):
+    """xor-benign-grokking:groks-benignly with the cluster means shrunk to norm 0.01: the
+    inputs carry no XOR signal, so validation accuracy cannot rise to 90% and the check must
+    not PASS (smoke budget, 3 seeds)."""
+    out = negative_control("xor-benign-grokking:groks-benignly",
+                           overrides={"gd": {"dataset.mean_norm": 0.01}}, seeds=3,
+                           tracking_uri=store(tmp_path, monkeypatch))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+def store(tmp_path, monkeypatch) -> str:
+    """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
+    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
+    return f"sqlite:///{tmp_path / 'mlflow.db'}"
