@@ -2,15 +2,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
-
 from assay import load
 from assay.claims import decide
 from assay.testing import execute, negative_control
 from assay_agp_gradual_pruning import masks as M
 from assay_agp_gradual_pruning.claims import large_sparse_beats_small_dense, minimal_loss_at_90
 from assay_agp_gradual_pruning.method import AGP, AGPConfig, agp_sparsity
-
+from torch import nn
 
 # --- the schedule --------------------------------------------------------------------------
 
@@ -176,8 +174,7 @@ def test_a_baseline_at_chance_or_diverged_makes_the_claim_invalid():
 @pytest.fixture
 def runs(tmp_path, monkeypatch) -> str:
     """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
-    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return str(tmp_path / "runs")
 
 
 @pytest.mark.slow

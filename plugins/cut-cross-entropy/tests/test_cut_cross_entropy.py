@@ -203,8 +203,7 @@ def test_a_diverged_baseline_makes_the_claims_invalid():
 @pytest.fixture
 def runs(tmp_path, monkeypatch) -> str:
     """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
-    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return str(tmp_path / "runs")
 
 
 @pytest.mark.slow

@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
 from assay import load
-from assay.testing import execute
-from assay_diffgrad.claims import matches_adam
+from assay.claims import decide
+from assay.testing import execute, negative_control
+from assay_diffgrad.claims import LR, TOLERANCE, matches_adam
 from assay_diffgrad.method import DiffGrad, DiffGradConfig
 
 
@@ -82,10 +84,54 @@ def test_digits_mlp_trained_with_diffgrad_reaches_loss_bound():
     assert result.metrics["val/loss"] < 0.35, result.metrics
 
 
-def test_check_passes_and_fails_on_made_up_numbers():
-    tie = {"diffgrad/best/val/acc": 0.950, "adam/best/val/acc": 0.953}
-    assert matches_adam(tie).passed
-    assert matches_adam({**tie, "diffgrad/best/val/acc": 0.97}).passed
-    worse = {**tie, "diffgrad/best/val/acc": 0.94}
-    verdict = matches_adam(worse)
-    assert not verdict.passed and verdict.numbers["acc_gap"] < -0.005
+GRID = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1]
+
+
+def _seed(diff_acc: float, adam_acc: float = 0.95, diff_lr: float = 1e-2,
+          adam_lr: float = 1e-2) -> dict[str, float]:
+    """One seed's numbers: both arms' grids, the best trial at the given learning rate."""
+    m = {}
+    for arm, best_lr, best_acc in (("diffgrad", diff_lr, diff_acc), ("adam", adam_lr, adam_acc)):
+        m[f"{arm}/best/val/acc"], m[f"{arm}/best/{LR}"] = best_acc, best_lr
+        for n, lr in enumerate(GRID):
+            m[f"{arm}/trials/{n}/{LR}"] = lr
+            m[f"{arm}/trials/{n}/val/acc"] = best_acc if lr == best_lr else best_acc - 0.05
+    return m
+
+
+def test_check_decides_from_the_interval_over_seeds():
+    tie = [_seed(0.950), _seed(0.952), _seed(0.951)]
+    assert decide([matches_adam(m) for m in tie]).status == "PASS"
+    worse = [_seed(0.92), _seed(0.93), _seed(0.925)]
+    d = decide([matches_adam(m) for m in worse])
+    assert d.status == "FAIL" and d.effects[0].mean < -TOLERANCE
+    mixed = [_seed(0.97), _seed(0.92), _seed(0.955)]   # +2.0, -3.0, +0.5 points
+    assert decide([matches_adam(m) for m in mixed]).status == "INCONCLUSIVE"
+
+
+def test_adam_at_chance_is_invalid_not_averaged():
+    seeds = [_seed(0.95), _seed(0.95), _seed(0.95, adam_acc=0.078)]
+    d = decide([matches_adam(m) for m in seeds])
+    assert d.status == "INVALID" and "seed 2" in d.reason and "adam" in d.reason
+
+
+def test_best_lr_at_the_grid_edge_is_not_established():
+    seeds = [_seed(0.95, adam_lr=1e-1)] * 3
+    d = decide([matches_adam(m) for m in seeds])
+    assert d.status == "NOT-ESTABLISHED" and "adam" in d.reason
+    # diffGrad at chance at every rate has no optimum to be censored: a plain FAIL
+    stuck = [_seed(0.10, diff_lr=1e-1), _seed(0.09, diff_lr=1e-3), _seed(0.11, diff_lr=1e-1)]
+    assert decide([matches_adam(m) for m in stuck]).status == "FAIL"
+
+
+@pytest.mark.slow
+def test_negative_control_diffgrad_cut_to_one_step_does_not_pass(tmp_path):
+    """diffgrad:matches-adam with diffGrad trained for one step: it stays at chance while Adam
+    learns, so the check must not PASS (smoke budget, 3 seeds). Replacing diffGrad by Adam
+    would pass a "matches" claim. The CNN sits on its initial plateau for ~100 steps, so Adam
+    gets 200 steps on its whole grid here (at the smoke budget's 20 it is at chance: INVALID)."""
+    out = negative_control("diffgrad:matches-adam", overrides={
+        "diffgrad": {"train.steps": 1, "train.eval_every": 1},
+        "adam": {"train.steps": 200, "train.eval_every": 100, "sweep.trials": 5}},
+        seeds=3, tracking_uri=str(tmp_path / "runs"))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)

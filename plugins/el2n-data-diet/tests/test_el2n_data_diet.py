@@ -160,8 +160,7 @@ def test_a_random_half_at_chance_makes_the_comparison_invalid():
 @pytest.fixture
 def runs(tmp_path, monkeypatch) -> str:
     """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
-    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return str(tmp_path / "runs")
 
 
 @pytest.mark.slow

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from assay import UserError
-from assay import load
-from assay.testing import execute
-from assay_grad_noise.claims import noise_rescues_deep_mlp
+from assay import UserError, load
+from assay.claims import decide
+from assay.testing import execute, negative_control
+from assay_grad_noise.claims import LR, noise_rescues_deep_mlp
 from assay_grad_noise.method import (
     NOISE_SEED_OFFSET, GaussianInit, GaussianInitConfig, GradNoise, GradNoiseConfig, noise_std,
 )
@@ -105,8 +105,51 @@ def test_digits_mlp_trains_through_assay_and_repeats_under_a_seed():
     assert _run(1, 0.01)["val/loss"] != first["val/loss"]
 
 
-def test_check_passes_and_fails_on_made_up_numbers():
-    good = {"noise/best/val/acc": 0.85, "plain/best/val/acc": 0.10}
-    assert noise_rescues_deep_mlp(good).passed
-    assert not noise_rescues_deep_mlp({**good, "noise/best/val/acc": 0.15}).passed
-    assert not noise_rescues_deep_mlp({**good, "plain/best/val/acc": 0.90}).passed
+GRID = [0.01, 0.03, 0.1]
+
+
+def _seed(noise: float, plain: float = 0.09, noise_lr: float = 0.03,
+          plain_lr: float = 0.03) -> dict[str, float]:
+    """One seed's numbers: both arms' grids, the best trial at the given rate, the others
+    five points lower (or at chance when the arm is at chance)."""
+    m = {}
+    for arm, best_lr, acc in (("noise", noise_lr, noise), ("plain", plain_lr, plain)):
+        m[f"{arm}/best/val/acc"], m[f"{arm}/best/{LR[arm]}"] = acc, best_lr
+        for n, lr in enumerate(GRID):
+            m[f"{arm}/trials/{n}/{LR[arm]}"] = lr
+            m[f"{arm}/trials/{n}/val/acc"] = acc if lr == best_lr else max(acc - 0.05, 0.08)
+    return m
+
+
+def _status(seeds):
+    return decide([noise_rescues_deep_mlp(m) for m in seeds])
+
+
+def test_check_decides_from_the_interval_over_seeds():
+    assert _status([_seed(0.85), _seed(0.80), _seed(0.88)]).status == "PASS"
+    # the recorded outcome: both arms at chance in every seed
+    d = _status([_seed(0.091, 0.090, 0.1, 0.01), _seed(0.085, 0.089, 0.01, 0.1),
+                 _seed(0.092, 0.092)])
+    assert d.status == "FAIL" and abs(d.effects[0].mean) < 0.01
+    assert _status([_seed(0.60), _seed(0.10), _seed(0.35)]).status == "INCONCLUSIVE"
+
+
+def test_a_plain_arm_at_chance_is_the_premise_not_a_divergence():
+    d = _status([_seed(0.85, plain=0.08), _seed(0.85, plain=0.1), _seed(0.86, plain=0.09)])
+    assert d.status == "PASS"
+
+
+def test_a_learning_arm_at_the_grid_edge_is_not_established():
+    d = _status([_seed(0.85, noise_lr=0.1), _seed(0.85), _seed(0.85)])
+    assert d.status == "NOT-ESTABLISHED" and "seed 0" in d.reason and "noise" in d.reason
+    d = _status([_seed(0.85, plain=0.5, plain_lr=0.01)] * 3)
+    assert d.status == "NOT-ESTABLISHED" and "plain" in d.reason
+
+
+@pytest.mark.slow
+def test_negative_control_noise_replaced_by_plain_sgd_does_not_pass(tmp_path):
+    """grad-noise:deep-mlp with the noise arm running plain SGD: the gain is zero, so the
+    check must not PASS (smoke budget, 3 seeds)."""
+    out = negative_control("grad-noise:deep-mlp", arms={"noise": "plain"}, seeds=3,
+                           tracking_uri=str(tmp_path / "runs"))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)

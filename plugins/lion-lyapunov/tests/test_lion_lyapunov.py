@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from assay import load
-from assay.testing import execute
+from assay.claims import decide
+from assay.testing import execute, negative_control
 from assay_lion_lyapunov._reference import box_optimum
 from assay_lion_lyapunov.claims import constrained_optimum, enters_box, enters_l2_ball
 from assay_lion_lyapunov.method import (
@@ -114,26 +115,94 @@ def test_short_run_through_assay_reports_the_constraint():
     assert m["ref/unconstrained_loss"] < m["ref/optimum_loss"] <= m["ref/train_loss"] + 1e-4
 
 
-def _box_metrics(**changes: float) -> dict[str, float]:
+def _box_metrics(seed: int = 0, **changes: float) -> dict[str, float]:
+    """One seed's probe numbers, every arm inside its box at the end and near the optimum
+    (with a little seed-to-seed spread)."""
+    jitter = 1e-4 * (seed - 1)
     m = {}
     for arm, lam in (("lam1", 1.0), ("lam3", 3.0), ("lam10", 10.0)):
         m.update({f"{arm}/weights/bound": 1 / lam, f"{arm}/weights/start": 5 / lam,
-                  f"{arm}/weights/max_abs": 1 / lam, f"{arm}/weights/late_max": 1 / lam,
-                  f"{arm}/ref/train_loss": 0.5 * lam ** 0.1, f"{arm}/ref/optimum_loss":
-                  0.499 * lam ** 0.1, f"{arm}/ref/unconstrained_loss": 0.01})
+                  f"{arm}/weights/max_abs": (1 + jitter) / lam,
+                  f"{arm}/weights/late_max": (1 + 2 * jitter) / lam,
+                  f"{arm}/ref/train_loss": (0.5 + jitter) * lam ** 0.1,
+                  f"{arm}/ref/optimum_loss": 0.499 * lam ** 0.1,
+                  f"{arm}/ref/unconstrained_loss": 0.01})
     m.update(changes)
     return m
 
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    good = _box_metrics()
-    assert enters_box(good).passed and constrained_optimum(good).passed
-    assert not enters_box(_box_metrics(**{"lam3/weights/max_abs": 0.35})).passed
-    assert not enters_box(_box_metrics(**{"lam1/weights/late_max": 1.2})).passed
-    assert not enters_box(_box_metrics(**{"lam10/weights/start": 0.1})).passed   # started inside
-    assert not constrained_optimum(_box_metrics(**{"lam1/ref/train_loss": 0.6})).passed
-    assert not constrained_optimum(_box_metrics(**{"lam10/ref/unconstrained_loss": 0.7})).passed
-    ball = {"l2/weights/bound": 1.0, "l2/weights/start": 5.0, "l2/weights/max_l2": 1.0,
-            "l2/weights/late_max": 1.0}
-    assert enters_l2_ball(ball).passed
-    assert not enters_l2_ball({**ball, "l2/weights/max_l2": 1.3}).passed
+def _ball(seed: int = 0, **changes: float) -> dict[str, float]:
+    jitter = 1e-4 * (seed - 1)
+    return {"l2/weights/bound": 1.0, "l2/weights/start": 5.0, "l2/weights/max_l2": 1 + jitter,
+            "l2/weights/late_max": 1 + jitter, **changes}
+
+
+def _decide(check, make, changes_per_seed):
+    return decide([check(make(s, **c)) for s, c in enumerate(changes_per_seed)])
+
+
+CHECKS = [(enters_box, _box_metrics), (constrained_optimum, _box_metrics),
+          (enters_l2_ball, _ball)]
+
+
+@pytest.mark.parametrize("check,make", CHECKS, ids=lambda c: getattr(c, "__name__", ""))
+def test_checks_pass_on_an_interval_inside_the_tolerance(check, make):
+    assert _decide(check, make, [{}, {}, {}]).status == "PASS"
+
+
+def test_checks_fail_when_the_interval_is_outside():
+    outside = [{"lam3/weights/max_abs": x} for x in (0.35, 0.36, 0.355)]
+    d = _decide(enters_box, _box_metrics, outside)
+    assert d.status == "FAIL" and {e.name for e in d.effects if e.status == "FAIL"} == \
+        {"lam3_end_ratio"}
+    late = [{"lam1/weights/late_max": x} for x in (1.2, 1.25, 1.22)]
+    assert _decide(enters_box, _box_metrics, late).status == "FAIL"
+    # the recorded lambda = 1 outcome: 1.51-1.55% above the box optimum in every seed
+    above = [{"lam1/ref/train_loss": 0.499 * (1 + g)} for g in (0.0151, 0.0155, 0.0153)]
+    assert _decide(constrained_optimum, _box_metrics, above).status == "FAIL"
+    below = [{"lam1/ref/train_loss": 0.499 * (1 - g)} for g in (0.05, 0.06, 0.055)]
+    assert _decide(constrained_optimum, _box_metrics, below).status == "FAIL"
+    assert _decide(enters_l2_ball, _ball, [{"l2/weights/max_l2": x}
+                                           for x in (1.3, 1.32, 1.31)]).status == "FAIL"
+
+
+def test_checks_are_inconclusive_when_the_interval_straddles():
+    spread = [{"lam1/ref/train_loss": 0.499 * (1 + g)} for g in (0.002, 0.018, 0.010)]
+    assert _decide(constrained_optimum, _box_metrics, spread).status == "INCONCLUSIVE"
+    spread = [{"l2/weights/max_l2": x} for x in (0.99, 1.03, 1.0)]
+    assert _decide(enters_l2_ball, _ball, spread).status == "INCONCLUSIVE"
+
+
+def test_a_run_that_did_not_start_outside_is_vacuous():
+    inside = [{}, {"lam10/weights/start": 0.1}, {}]
+    d = _decide(enters_box, _box_metrics, inside)
+    assert d.status == "VACUOUS" and "seed 1" in d.reason and "lam10" in d.reason
+    assert _decide(enters_l2_ball, _ball, [{"l2/weights/start": 1.0}] * 3).status == "VACUOUS"
+
+
+def test_a_box_that_does_not_bind_is_vacuous():
+    loose = [{"lam10/ref/unconstrained_loss": 0.7}] * 3      # above the box optimum
+    d = _decide(constrained_optimum, _box_metrics, loose)
+    assert d.status == "VACUOUS" and "lam10" in d.reason
+
+
+# Lion without weight decay: nothing pulls the weights into the box or the ball, and the run
+# heads for the unconstrained optimum, so no check may PASS (smoke budget, 3 seeds).
+NO_DECAY = {"methods.optimizer.weight_decay": 0.0}
+BOX = ("lam1", "lam3", "lam10")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("claim,control", [
+    # enters-box reads no reference loss: the probe's L-BFGS-B solves are switched off
+    ("lion-lyapunov:enters-box", {"overrides": {
+        a: {**NO_DECAY, "methods.parameterization.reference": False} for a in BOX}}),
+    # the box optimum at lambda = 1 takes L-BFGS-B about a minute per seed: every arm runs the
+    # lambda = 10 problem instead (one run per seed, reused by the three arm names)
+    ("lion-lyapunov:constrained-optimum", {"arms": {"lam1": "lam10", "lam3": "lam10"},
+                                           "overrides": {a: NO_DECAY for a in BOX}}),
+    ("lion-lyapunov:l2-ball", {"overrides": {"l2": NO_DECAY}})],
+    ids=["enters-box", "constrained-optimum", "l2-ball"])
+def test_negative_control_without_weight_decay_does_not_pass(claim, control, tmp_path):
+    out = negative_control(claim, seeds=3, tracking_uri=str(tmp_path / "runs"), **control)
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)

@@ -110,8 +110,7 @@ def test_a_batch_size_that_never_left_chance_is_invalid():
 
 def store(tmp_path, monkeypatch) -> str:
     """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
-    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return str(tmp_path / "runs")
 
 
 @pytest.mark.slow

@@ -4,15 +4,15 @@ import math
 
 import pytest
 import torch
-
 from assay import load
 from assay.claims import decide
 from assay.testing import execute, negative_control
 from assay_random_pruning_erk.claims import (
-    erk_beats_uniform, gap_shrinks_with_width, matches_dense,
+    erk_beats_uniform,
+    gap_shrinks_with_width,
+    matches_dense,
 )
 from assay_random_pruning_erk.method import RandomPruning, layer_densities, raw_score
-
 
 MLP = {"hidden.0.weight": (256, 64), "hidden.1.weight": (256, 256), "readout.weight": (10, 256)}
 
@@ -147,8 +147,7 @@ def test_a_baseline_at_chance_or_diverged_makes_the_claim_invalid():
 @pytest.fixture
 def runs(tmp_path, monkeypatch) -> str:
     """A throwaway MLflow store (sqlite) for a negative control, its artifacts beside it."""
-    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return str(tmp_path / "runs")
 
 
 @pytest.mark.slow

@@ -156,8 +156,7 @@ def test_guards():
 
 def store(tmp_path, monkeypatch) -> str:
     """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
-    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return str(tmp_path / "runs")
 
 
 @pytest.mark.slow

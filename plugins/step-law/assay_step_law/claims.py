@@ -20,7 +20,15 @@ import math
 
 from assay import Claim, Metrics, Verdict
 from assay.claims import (
-    Guard, at_least, at_most, between, diverged, invalid, not_established, sweep_trials,
+    Guard,
+    above,
+    at_least,
+    at_most,
+    between,
+    diverged,
+    invalid,
+    not_established,
+    sweep_trials,
 )
 from assay.lib.optimum import grid_at_edge, grid_optimum
 
@@ -92,7 +100,7 @@ def lr_rises_with_d(m: Metrics) -> Verdict:
     ratio, beta, g = _compare(m, LR, "long", TOKENS)
     return Verdict(f"best lr long/base = {ratio:.3f} at 4x D, exponent {beta:.2f} "
                    f"(paper +{LR_D_EXP}; passes at exponent > 0)",
-                   [at_least("lr_exponent_d", beta, 0.0)], guard=g,
+                   [above("lr_exponent_d", beta, 0.0)], guard=g,
                    numbers={"lr_ratio_d": ratio, "lr_exponent_d": beta})
 
 

@@ -16,9 +16,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from pydantic import Field
-
 from assay import Config, Paper, Trainer
+from pydantic import Field
 
 from .formula import non_embedding_params, optimal_batch_tokens, optimal_lr
 

@@ -5,16 +5,17 @@ from importlib import resources
 
 import pytest
 import yaml
-
 from assay import load
 from assay.claims import decide
 from assay.testing import execute, negative_control
 from assay_step_law import claims as C
 from assay_step_law.formula import (
-    non_embedding_params, optimal_batch_tokens, optimal_lr, transformer_non_embedding,
+    non_embedding_params,
+    optimal_batch_tokens,
+    optimal_lr,
+    transformer_non_embedding,
 )
 from assay_step_law.method import StepLaw, StepLawConfig
-
 
 # --- the published law ---------------------------------------------------------------------
 
@@ -47,7 +48,6 @@ def _lm(width: int = 32, **trainer):
 
 def test_non_embedding_count_matches_the_built_transformer():
     import torch
-
     from assay.testing import build, load_data
 
     loaded = _lm(width=48)
@@ -86,7 +86,6 @@ def test_sequences_count_their_tokens_in_the_budget():
     from types import SimpleNamespace
 
     import torch
-
     from assay import Data
 
     def ctx(task: str, shape: tuple[int, ...]) -> SimpleNamespace:
@@ -200,8 +199,7 @@ def test_the_mean_predictor_loss_is_that_of_the_claims_data():
 
 def store(tmp_path, monkeypatch) -> str:
     """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
-    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return str(tmp_path / "runs")
 
 
 def small_data(*arms: str) -> dict[str, dict[str, int]]:

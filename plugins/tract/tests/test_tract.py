@@ -4,10 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from assay import UserError
-from assay import load
-from assay.testing import execute
-from assay_tract.claims import faster_than_baseline
+from assay import Data, UserError, load
+from assay.claims import decide
+from assay.testing import build, execute, negative_control
+from assay_tract.claims import TOLERANCE, faster_than_baseline
 from assay_tract.method import TrAct, TrActConfig, first_layer, tract_gradient
 
 
@@ -98,10 +98,13 @@ def test_large_lambda_tends_to_the_plain_gradient_over_lambda():
 
 
 def test_first_layer_is_the_input_layer_of_core_models():
-    from assay._builtin.models import CNNConfig, CNNNet, MLPConfig, MLPNet
+    def data(shape):
+        x, y = torch.zeros(2, *shape), torch.zeros(2, dtype=torch.long)
+        return Data(train=(x, y), val=(x, y), task="classification", n_outputs=10,
+                    input_shape=shape)
 
-    mlp = MLPNet(64, 10, MLPConfig(width=8, depth=3))
-    cnn = CNNNet((1, 8, 8), 10, CNNConfig(channels=4))
+    mlp = build("model", {"name": "mlp", "width": 8, "depth": 3}).build(data((64,)))
+    cnn = build("model", {"name": "cnn", "channels": 4}).build(data((1, 8, 8)))
     assert first_layer(mlp) is mlp.hidden[0] and first_layer(cnn) is cnn.convs[0]
     assert first_layer(mlp, "hidden.1") is mlp.hidden[1]
     with pytest.raises(UserError, match="embedding"):
@@ -123,9 +126,47 @@ def test_composes_with_optimizers_and_trains_digits(inner):
     assert result.metrics["val/loss"] < 1.6, result.metrics          # starts at ~2.3
 
 
-def test_check_passes_and_fails_on_made_up_numbers():
-    good = {"sgd-base/val/acc": 0.95, "sgd-tract/val/acc": 0.948,
-            "adam-base/val/acc": 0.96, "adam-tract/val/acc": 0.97}
-    assert faster_than_baseline(good).passed
-    assert not faster_than_baseline({**good, "adam-tract/val/acc": 0.94}).passed
-    assert not faster_than_baseline({**good, "sgd-tract/val/acc": 0.90}).passed
+def _seed(sgd_gap: float, adam_gap: float, sgd_base: float = 0.96,
+          adam_base: float = 0.97) -> dict[str, float]:
+    """One seed's final accuracies: the baselines and TrAct at the given gaps."""
+    return {"sgd-base/val/acc": sgd_base, "sgd-tract/val/acc": sgd_base + sgd_gap,
+            "adam-base/val/acc": adam_base, "adam-tract/val/acc": adam_base + adam_gap}
+
+
+def _decide(seeds):
+    return decide([faster_than_baseline(m) for m in seeds])
+
+
+def test_check_decides_from_the_interval_over_seeds():
+    d = _decide([_seed(0.006, 0.0), _seed(0.010, 0.002), _seed(0.008, 0.001)])
+    assert d.status == "PASS" and [e.name for e in d.effects] == ["sgd_acc_gap", "adam_acc_gap"]
+    # both effects must hold: SGD ahead, Adam clearly behind is a FAIL
+    d = _decide([_seed(0.01, -0.03), _seed(0.01, -0.04), _seed(0.012, -0.035)])
+    assert d.status == "FAIL" and d.effects[0].status == "PASS"
+    assert d.effects[1].mean < -TOLERANCE
+    assert _decide([_seed(0.01, 0.0), _seed(-0.03, 0.0), _seed(0.02, 0.0)]).status == \
+        "INCONCLUSIVE"
+
+
+def test_a_baseline_at_chance_is_invalid_not_averaged():
+    # the recorded seed 2: Adam's baseline diverged to 0.078 while TrAct reached 0.816
+    seeds = [_seed(0.006, -0.003), _seed(0.022, 0.0), _seed(0.0, 0.738, adam_base=0.078)]
+    d = _decide(seeds)
+    assert d.status == "INVALID" and "seed 2" in d.reason and "adam-base" in d.reason
+    nan = [_seed(0.0, 0.0), _seed(0.0, 0.0, sgd_base=float("nan")), _seed(0.0, 0.0)]
+    assert _decide(nan).status == "INVALID"
+
+
+@pytest.mark.slow
+def test_negative_control_tract_cut_to_one_step_does_not_pass(tmp_path):
+    """tract:fewer-steps with both TrAct arms trained for one step: they stay at chance while
+    the baselines learn, so the check must not PASS (smoke budget, 3 seeds). Replacing TrAct
+    by the baseline would compare 1x with 1x, which passes a "reaches the baseline" claim.
+    The CNN sits on its initial plateau for ~100 steps, so the baselines get 200 steps here
+    (at the smoke budget's 20 they are at chance: INVALID)."""
+    one, base = {"train.steps": 1, "train.eval_every": 1}, {"train.steps": 200,
+                                                            "train.eval_every": 100}
+    out = negative_control("tract:fewer-steps", overrides={
+        "sgd-tract": one, "adam-tract": one, "sgd-base": base, "adam-base": base},
+        seeds=3, tracking_uri=str(tmp_path / "runs"))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)

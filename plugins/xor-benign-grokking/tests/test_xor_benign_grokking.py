@@ -159,5 +159,4 @@ def test_negative_control_groks_benignly_without_signal_does_not_pass(tmp_path, 
 
 def store(tmp_path, monkeypatch) -> str:
     """A throwaway MLflow store (sqlite) with its artifacts, both under ``tmp_path``."""
-    monkeypatch.setenv("ASSAY_HOME", str(tmp_path))
-    return f"sqlite:///{tmp_path / 'mlflow.db'}"
+    return str(tmp_path / "runs")

@@ -4,9 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from assay import load
-from assay.testing import execute
-from assay_zo_bench.claims import near_first_order, sign_trails_sgd
+from assay import Method, load
+from assay.claims import decide
+from assay.testing import build_context, execute, negative_control
+from assay_zo_bench.claims import LR, MAX_GAP, near_first_order, sign_trails_sgd
 from assay_zo_bench.method import (
     ZOSGD, ZOAdam, ZOAdamConfig, ZOSGDConfig, ZOSign, ZOSignConfig, _direction,
 )
@@ -147,11 +148,117 @@ def test_zo_trains_a_digits_mlp_forward_only(name):
     assert result.metrics["zo/state_mb"] * 2**20 == pytest.approx(expected_state)
 
 
-def test_checks_pass_and_fail_on_made_up_numbers():
-    good = {"fo/best/val/acc": 0.95, "zo/best/val/acc": 0.92, "sign/best/val/acc": 0.85}
-    assert near_first_order(good).passed and sign_trails_sgd(good).passed
-    assert not near_first_order(dict(good, **{"zo/best/val/acc": 0.85})).passed
-    assert not sign_trails_sgd(dict(good, **{"sign/best/val/acc": 0.93})).passed
+GRIDS = {"fo": [1e-2, 3e-2, 1e-1, 3e-1, 1.0, 3.0],
+         "zo": [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1],
+         "sign": [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2]}
+BEST_LR = {"fo": 1.0, "zo": 3e-3, "sign": 3e-3}
+
+
+def _seed(fo: float = 0.97, zo: float = 0.93, sign: float = 0.90,
+          best_lr: dict[str, float] | None = None) -> dict[str, float]:
+    """One seed's numbers: every arm's grid, the best trial at its usual rate (or the one
+    given), every other trial five points lower."""
+    m = {}
+    for arm, acc in (("fo", fo), ("zo", zo), ("sign", sign)):
+        at = (best_lr or {}).get(arm, BEST_LR[arm])
+        m[f"{arm}/best/val/acc"], m[f"{arm}/best/{LR[arm]}"] = acc, at
+        for n, lr in enumerate(GRIDS[arm]):
+            m[f"{arm}/trials/{n}/{LR[arm]}"] = lr
+            m[f"{arm}/trials/{n}/val/acc"] = acc if lr == at else acc - 0.05
+    return m
+
+
+def _decide(check, seeds):
+    return decide([check(m) for m in seeds])
+
+
+def test_checks_decide_from_the_interval_over_seeds():
+    good = [_seed(zo=0.94), _seed(zo=0.945), _seed(zo=0.935)]
+    assert _decide(near_first_order, good).status == "PASS"
+    assert _decide(sign_trails_sgd, good).status == "PASS"
+    far = [_seed(zo=0.85), _seed(zo=0.86), _seed(zo=0.84)]
+    d = _decide(near_first_order, far)
+    assert d.status == "FAIL" and d.effects[0].mean > MAX_GAP
+    ahead = [_seed(sign=0.95), _seed(sign=0.96), _seed(sign=0.955)]
+    assert _decide(sign_trails_sgd, ahead).status == "FAIL"
+    # the recorded per-seed gaps fo - zo (0.047, 0.064, 0.067) straddle 0.05
+    recorded = [_seed(fo=0.968, zo=0.968 - g) for g in (0.047, 0.064, 0.067)]
+    assert _decide(near_first_order, recorded).status == "INCONCLUSIVE"
+    # and so do the recorded differences sign - sgd (-0.006, -0.020, +0.003)
+    recorded = [_seed(zo=0.908, sign=0.908 + d) for d in (-0.006, -0.020, 0.003)]
+    assert _decide(sign_trails_sgd, recorded).status == "INCONCLUSIVE"
+
+
+def test_a_reference_at_chance_is_invalid():
+    d = _decide(near_first_order, [_seed(), _seed(fo=0.1), _seed()])
+    assert d.status == "INVALID" and "seed 1" in d.reason and "fo" in d.reason
+    d = _decide(sign_trails_sgd, [_seed(), _seed(), _seed(zo=0.09, sign=0.08)])
+    assert d.status == "INVALID" and "zo" in d.reason
+
+
+def test_best_lr_at_the_grid_edge_is_not_established():
+    # the recorded seed 2 had ZO-SGD's best at 1e-2, then the grid's top: now an inner point
+    assert _decide(near_first_order, [_seed(zo=0.94, best_lr={"zo": 1e-2})] * 3).status == "PASS"
+    d = _decide(near_first_order, [_seed(zo=0.94), _seed(zo=0.94, best_lr={"zo": 1e-1})])
+    assert d.status == "NOT-ESTABLISHED" and "zo" in d.reason
+    d = _decide(sign_trails_sgd, [_seed(best_lr={"sign": 1e-5})] * 3)
+    assert d.status == "NOT-ESTABLISHED" and "sign" in d.reason
+    # ZO-SGD at chance at every rate has no optimum to be censored: a plain FAIL
+    stuck = [_seed(zo=z, best_lr={"zo": 1e-1}) for z in (0.10, 0.09, 0.11)]
+    assert _decide(near_first_order, stuck).status == "FAIL"
+
+
+class Recorder(Method):
+    """Records the steps at which its hooks run (a stand-in for a pruning or data method)."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before: list[int] = []
+        self.after: list[int] = []
+
+    def before_step(self, ctx, step: int) -> None:
+        self.before.append(step)
+
+    def after_step(self, ctx, step: int) -> None:
+        self.after.append(step)
+
+
+def test_every_other_methods_hooks_run_at_every_zo_step():
+    run = {"dataset": {"name": "digits"}, "model": {"name": "mlp", "width": 8, "depth": 1},
+           "methods": {"trainer": {"name": "zo-bench", "lr": 1e-2}},
+           "backend": {"name": "cpu", "threads": 1},
+           "train": {"steps": 7, "batch_size": 16, "eval_every": 5}}
+    ctx = build_context(load(run).run)
+    recorder = ctx.methods["recorder"] = Recorder()
+    ctx.methods["trainer"].train(ctx)
+    assert recorder.before == recorder.after == list(range(1, 8))
+    assert ctx.steps_taken == 7
+
+
+@pytest.mark.slow
+def test_negative_control_zo_sgd_cut_to_one_step_is_not_near_first_order(tmp_path):
+    """zo-bench:near-first-order with ZO-SGD trained for one step: it stays at chance while
+    first-order SGD (its whole grid) learns, so the check must not PASS (smoke budget, 3
+    seeds). Replacing ZO-SGD by first-order SGD would pass a "within 5 points" claim."""
+    out = negative_control("zo-bench:near-first-order", overrides={
+        "zo": {"train.steps": 1, "train.eval_every": 1}, "fo": {"sweep.trials": 6}},
+        seeds=3, tracking_uri=str(tmp_path / "runs"))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
+
+
+@pytest.mark.slow
+def test_negative_control_sign_arm_without_sign_and_more_steps_does_not_pass(tmp_path):
+    """zo-bench:sign-trails-sgd with the sign arm running plain ZO-SGD for 1000 steps against
+    ZO-SGD's 300 (enough to leave chance; the smoke budget's 20 is not): the "sign" arm is
+    ahead, so the check must not PASS (smoke budget, 3 seeds). Plain ZO-SGD against itself
+    would tie, which the non-strict threshold passes."""
+    out = negative_control("zo-bench:sign-trails-sgd", arms={"sign": "zo"}, overrides={
+        "zo": {"train.steps": 300, "train.eval_every": 300},
+        "sign": {"train.steps": 1000, "train.eval_every": 500}},
+        seeds=3, tracking_uri=str(tmp_path / "runs"))
+    assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
 
 
 def test_both_probes_see_the_same_dropout_mask():
