@@ -55,3 +55,32 @@ def test_the_one_optimum_estimator_finds_an_interior_parabola_vertex():
     assert abs(grid_optimum(pts) / 3e-3 - 1) < 0.05
     assert not grid_at_edge(pts)
     assert grid_at_edge([(1e-4, 0.1), (1e-3, 0.2), (1e-2, 0.3)])
+
+
+def test_full_batch_trainer_takes_exact_gradient_steps_and_runs_other_methods_hooks():
+    import assay
+    from assay.lib.trainers import FullBatchTrainer
+    from assay.testing import build_context
+
+    class GD(FullBatchTrainer):
+        name = "test-full-batch"
+
+    exp = {"dataset": {"name": "linear-teacher", "in_dim": 4, "out_dim": 2,
+                       "singular_values": [1.0], "n_train": 16, "n_val": 8},
+           "model": {"name": "linear", "bias": False},
+           "methods": {"optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0}},
+           "train": {"steps": 3, "eval_every": 1}}
+    ctx = build_context(assay.load(exp).run)
+    ctx.optimizer = ctx.methods["optimizer"].build(ctx.param_groups)
+    x, y = ctx.data.train
+    w = ctx.model.readout.weight.detach().clone()
+    for _ in range(3):                                   # the same three steps by hand
+        grad = 2 * ((x @ w.T - y).T @ x) / y.numel()
+        w = w - 0.1 * grad
+    calls = []
+    ctx.methods["probe"] = type("Probe", (assay.Method,), {
+        "after_step": lambda self, c, step: calls.append(step)})()
+    GD().train(ctx)
+    torch.testing.assert_close(ctx.model.readout.weight.detach(), w)
+    assert calls == [1, 2, 3]
+    assert [s for s, _ in ctx.history] == [1, 2, 3]

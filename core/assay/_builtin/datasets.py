@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from pydantic import Field, field_validator
 
-from assay.lib.data import digits_arrays
+from assay.lib.data import LinearTeacher, digits_arrays
 from assay.kinds import Config, Data, Dataset
 
 
@@ -273,4 +273,4 @@ class Tabular(Dataset):
 
 
 DATASETS = [Digits, SyntheticClassification, SyntheticRegression, ModularArithmetic, Bytes,
-            Tabular]
+            Tabular, LinearTeacher]

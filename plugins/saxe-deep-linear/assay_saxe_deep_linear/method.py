@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from assay import Config, Data, Parameterization, UserError
+from assay.lib.trainers import FullBatchTrainer, Signal
 from pydantic import Field
 from torch import nn
-
-from assay import Config, Data, Parameterization, Trainer, UserError
 
 from .model import PAPER
 
@@ -80,7 +80,7 @@ def least_squares_loss(x: torch.Tensor, y: torch.Tensor) -> float:
     return float(f"{float(F.mse_loss(x.double() @ w, y.double())):.8g}")
 
 
-class FullBatchGD(Trainer):
+class FullBatchGD(FullBatchTrainer):
     """Full-batch GD with the run's optimizer; records the steps to the loss criterion.
     Every update goes through ``ctx.optimizer_step``, so a method composed with it (pruning,
     gradient noise) runs its hooks; a data-selection method's subset is the full batch."""
@@ -95,35 +95,32 @@ class FullBatchGD(Trainer):
         "methods": {"trainer": {"name": "saxe-deep-linear-gd", "stop_at_criterion": False},
                     "optimizer": {"name": "sgd", "lr": 0.1, "momentum": 0.0}}}
 
-    def train(self, ctx: RunContext) -> None:
-        c, total = self.config, ctx.total_steps
+    flatten = True
+
+    def begin(self, ctx: RunContext, x: torch.Tensor, y: torch.Tensor) -> None:
         if ctx.data.task != "regression":
             raise UserError("methods.trainer: saxe-deep-linear-gd times a squared-error "
                             "regression; use a regression dataset (e.g. saxe-deep-linear-teacher)")
-        idx = ctx.train_idx if ctx.train_idx is not None else slice(None)
-        x, y = (t[idx].flatten(1).to(ctx.device) if i == 0 else t[idx].to(ctx.device)
-                for i, t in enumerate(ctx.data.train))
-        loss_min = least_squares_loss(x, y)
-        target = loss_min + c.tol * (float(y.pow(2).mean()) - loss_min)
-        reached, diverged, first = None, False, None
-        for step in range(total + 1):             # the loss at `step` follows `step` updates
-            loss = ctx.loss(ctx.model, x, y)
-            value = float(loss.detach())
-            first = value if first is None else first
-            if not math.isfinite(value) or value > DIVERGED * max(first, 1e-12):
-                diverged = True                   # too large a learning rate: never reached
-                break
-            if reached is None and value <= target:
-                reached = step
-            stop = step == total or (reached is not None and c.stop_at_criterion)
-            if stop or (step > 0 and step % ctx.eval_every == 0):
-                ctx.last_train_loss = value
-                ctx.evaluate_and_report(step)
-            if stop:
-                break
-            ctx.set_lr(step)
-            ctx.optimizer_step(loss, step + 1)
+        self.loss_min = least_squares_loss(x, y)
+        self.target = self.loss_min + self.config.tol * (float(y.pow(2).mean()) - self.loss_min)
+        self.reached: int | None = None
+        self.diverged, self.first = False, None
+
+    def observe(self, ctx: RunContext, step: int, loss: float) -> Signal:
+        """The loss after ``step`` updates: the first step at the criterion is the learning
+        time; an overflow or a 1e4-fold growth is divergence (the run ends, unreported)."""
+        self.first = loss if self.first is None else self.first
+        if not math.isfinite(loss) or loss > DIVERGED * max(self.first, 1e-12):
+            self.diverged = True                  # too large a learning rate: never reached
+            return "halt"
+        if self.reached is None and loss <= self.target:
+            self.reached = step
+        return "stop" if self.reached is not None and self.config.stop_at_criterion else None
+
+    def finish(self, ctx: RunContext) -> None:
+        total = ctx.total_steps
         ctx.final_metrics.update({
-            "saxe/steps_to_criterion": float(reached if reached is not None else total + 1),
-            "saxe/reached": float(reached is not None), "saxe/diverged": float(diverged),
-            "saxe/loss_min": loss_min})
+            "saxe/steps_to_criterion": float(self.reached if self.reached is not None
+                                             else total + 1),
+            "saxe/reached": float(self.reached is not None),
+            "saxe/diverged": float(self.diverged), "saxe/loss_min": self.loss_min})

@@ -6,14 +6,12 @@ nonlinear dynamical system (arXiv:1312.6120, Sec. 1-2).
 from __future__ import annotations
 
 import math
-
-import torch
 from typing import Any, ClassVar
 
+import torch
+from assay import Config, Data, Model, Paper, UserError
 from pydantic import Field
 from torch import nn
-
-from assay import Config, Data, Model, Paper, UserError
 
 PAPER = Paper(title="Exact solutions to the nonlinear dynamics of learning in deep linear "
                     "neural networks", arxiv="1312.6120", year=2014)

@@ -4,12 +4,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from assay import load
 from assay.claims import decide
 from assay.testing import execute, negative_control
 from assay_saxe_deep_linear.claims import (
-    gaussian_slows_with_depth, learning_times, orthogonal_depth_independent,
+    gaussian_slows_with_depth,
+    learning_times,
+    orthogonal_depth_independent,
 )
 from assay_saxe_deep_linear.dataset import LinearTeacher, LinearTeacherConfig
 from assay_saxe_deep_linear.method import init_weights, least_squares_loss

@@ -11,9 +11,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from pydantic import Field
-
 from assay import Config, Data, Dataset
+from pydantic import Field
 
 from .model import PAPER
 

@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from assay import Config
+from assay.lib.trainers import FullBatchTrainer
 from pydantic import Field
-
-from assay import Config, Trainer
 
 from .model import PAPER
 
@@ -51,7 +51,7 @@ def grok_metrics(history: list[tuple[int, dict[str, float]]], total_steps: int,
             "grok/final_val_acc": history[-1][1]["val/acc"] if history else math.nan}
 
 
-class FullBatchGD(Trainer):
+class FullBatchGD(FullBatchTrainer):
     """Full-batch training with the run's optimizer (use ``sgd`` with momentum 0 for GD).
     Every step goes through ``ctx.optimizer_step``, so a method composed with it (pruning,
     gradient noise) runs its hooks; a data-selection method's subset is the full batch."""
@@ -60,16 +60,13 @@ class FullBatchGD(Trainer):
     Config = FullBatchGDConfig
     paper = PAPER
 
-    def train(self, ctx: RunContext) -> None:
-        c = self.config
-        idx = ctx.train_idx if ctx.train_idx is not None else slice(None)
-        x, y = (t[idx].to(ctx.device) for t in ctx.data.train)
-        for step in range(1, ctx.total_steps + 1):
-            ctx.set_lr(step - 1)
-            loss = ctx.loss(ctx.model, x, y)
-            ctx.optimizer_step(loss, step)
-            ctx.last_train_loss = float(loss.detach())
-            if step <= c.dense_eval_steps or step % ctx.eval_every == 0 \
-                    or step == ctx.total_steps:
-                ctx.evaluate_and_report(step, ctx.evaluate("train"))
-        ctx.final_metrics.update(grok_metrics(ctx.history, ctx.total_steps, c.generalize_acc))
+    def report_at(self, ctx: RunContext, step: int) -> bool:
+        return 1 <= step <= self.config.dense_eval_steps or (step > 0 and
+                                                             step % ctx.eval_every == 0)
+
+    def extra_metrics(self, ctx: RunContext, step: int) -> dict[str, float]:
+        return ctx.evaluate("train")
+
+    def finish(self, ctx: RunContext) -> None:
+        ctx.final_metrics.update(grok_metrics(ctx.history, ctx.total_steps,
+                                              self.config.generalize_acc))

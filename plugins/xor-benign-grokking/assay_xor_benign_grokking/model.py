@@ -10,10 +10,9 @@ import math
 from typing import Any, ClassVar
 
 import torch
+from assay import Config, Data, Model, Paper, UserError
 from pydantic import Field
 from torch import nn
-
-from assay import Config, Data, Model, Paper, UserError
 
 PAPER = Paper(title="Benign Overfitting and Grokking in ReLU Networks for XOR Cluster Data",
               arxiv="2310.02541", year=2023)

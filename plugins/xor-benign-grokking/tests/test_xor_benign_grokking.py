@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from assay import load
 from assay.claims import decide
 from assay.testing import execute, negative_control
