@@ -14,11 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
-
 from assay import Config, Paper, Pruning
-
-from .masks import apply_masks, magnitude_masks, prunable, sparsity_metrics
+from assay.lib.pruning import apply_masks, magnitude_masks, prunable, sparsity_metrics
+from pydantic import Field, model_validator
 
 if TYPE_CHECKING:
     from assay import RunContext

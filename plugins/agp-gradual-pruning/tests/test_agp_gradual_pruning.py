@@ -4,8 +4,8 @@ import pytest
 import torch
 from assay import load
 from assay.claims import decide
+from assay.lib import pruning as M
 from assay.testing import execute, negative_control
-from assay_agp_gradual_pruning import masks as M
 from assay_agp_gradual_pruning.claims import large_sparse_beats_small_dense, minimal_loss_at_90
 from assay_agp_gradual_pruning.method import AGP, AGPConfig, agp_sparsity
 from torch import nn

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from pydantic import Field
-
 from assay import Config, Data, Dataset
+from pydantic import Field
 
 from .spectrum import PAPER
 

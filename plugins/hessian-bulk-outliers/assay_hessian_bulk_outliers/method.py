@@ -13,9 +13,8 @@ at the Hessian, on a fixed batch of the first ``n_examples`` training examples. 
 from __future__ import annotations
 
 import torch
-from pydantic import Field, model_validator
-
 from assay import Config, Trainer
+from pydantic import Field, model_validator
 
 from .spectrum import PAPER, count_outliers, hvp_operator, lanczos
 
@@ -40,7 +39,7 @@ class HessianSpectrumConfig(Config):
         return self
 
 
-def top_eigenvalues(ctx, top_k: int, iters: int, n_examples: int) -> torch.Tensor:  # noqa: ANN001
+def top_eigenvalues(ctx, top_k: int, iters: int, n_examples: int) -> torch.Tensor:
     """The ``top_k`` largest Hessian eigenvalues of the training loss, descending."""
     x, y = ctx.data.train
     if ctx.train_idx is not None:
@@ -62,7 +61,7 @@ class HessianSpectrum(Trainer):
     Config = HessianSpectrumConfig
     paper = PAPER
 
-    def train(self, ctx) -> None:  # noqa: ANN001 - RunContext
+    def train(self, ctx) -> None:
 
         ctx.run_steps(ctx.total_steps)
         c = self.config

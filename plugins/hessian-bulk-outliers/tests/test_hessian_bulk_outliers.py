@@ -5,15 +5,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import nn
-from torch.func import functional_call
-
 from assay import load
 from assay.claims import decide
 from assay.testing import execute, negative_control
 from assay_hessian_bulk_outliers.claims import outliers_ignore_width, outliers_track_classes
 from assay_hessian_bulk_outliers.dataset import Blobs, BlobsConfig
 from assay_hessian_bulk_outliers.spectrum import count_outliers, hvp_operator, lanczos
+from torch import nn
+from torch.func import functional_call
 
 
 def explicit_hessian(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

@@ -20,12 +20,14 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import torch
-from pydantic import Field
-
 from assay import Config, Paper, Pruning
-from assay_agp_gradual_pruning.masks import (
-    apply_masks, masks_from_scores, prunable, sparsity_metrics,
+from assay.lib.pruning import (
+    apply_masks,
+    masks_from_scores,
+    prunable,
+    sparsity_metrics,
 )
+from pydantic import Field
 
 if TYPE_CHECKING:
     from assay import RunContext

@@ -19,11 +19,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
+from assay import Config, Paper, Pruning, UserError
+from assay.lib.pruning import topk_mask
 from pydantic import Field
 from torch import nn
-
-from assay import Config, Paper, Pruning, UserError
-from assay_agp_gradual_pruning.masks import topk_mask
 
 if TYPE_CHECKING:
     from assay import RunContext
