@@ -218,3 +218,21 @@ def test_strict_effects_do_not_pass_on_a_tie():
     better = [Verdict("s", [above("gain", v, 0.0)]) for v in (0.5, 0.6, 0.55)]
     assert decide(better).status == "PASS"
     assert above("gain", 1, 0).side == "> 0"
+
+
+def test_baseline_and_edge_guards():
+    import math
+
+    from assay.claims import baseline_guard, edge_guard
+
+    m = {"base/val/acc": 0.12, "other/val/acc": 0.9}
+    g = baseline_guard(m, ["base", "other"], chance=0.1, margin=0.05)
+    assert g.kind == "INVALID" and "base" in g.reason and "other" not in g.reason
+    assert baseline_guard({"base/val/acc": math.nan}, ["base"], chance=0.1).kind == "INVALID"
+    assert baseline_guard({}, ["base"], chance=0.1).kind == "INVALID"         # never evaluated
+    assert baseline_guard(m, ["other"], chance=0.1, margin=0.05) is None
+    grid = {f"a/trials/{i}/lr": lr for i, lr in enumerate((1e-3, 1e-2, 1e-1))}
+    interior = {**grid, **{f"a/trials/{i}/val/loss": v for i, v in enumerate((2, 1, 3))}}
+    edge = {**grid, **{f"a/trials/{i}/val/loss": v for i, v in enumerate((3, 2, 1))}}
+    assert edge_guard(interior, ["a"], "lr") is None
+    assert edge_guard(edge, ["a"], "lr").kind == "NOT-ESTABLISHED"

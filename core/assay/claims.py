@@ -69,11 +69,13 @@ __all__ = [
     "above",
     "at_least",
     "at_most",
+    "baseline_guard",
     "below",
     "best",
     "between",
     "decide",
     "diverged",
+    "edge_guard",
     "grid_at_edge",
     "grid_optimum",
     "invalid",
@@ -375,3 +377,28 @@ def diverged(value: float, *, chance: float | None = None, margin: float = 0.0,
     if chance is None:
         return False
     return value <= chance + margin if higher_is_better else value >= chance - margin
+
+
+def baseline_guard(m: Metrics, arms: Sequence[str], *, metric: str = "val/acc",
+                   chance: float, margin: float = 0.0, higher_is_better: bool = True,
+                   prefix: str = "") -> Guard | None:
+    """INVALID when an arm's ``metric`` is missing, not finite or no better than ``chance``
+    (plus ``margin``): a baseline that never trained cannot be compared with. ``prefix``
+    picks a sweep arm's best trial (``"best/"``)."""
+    values = {a: m.get(f"{a}/{prefix}{metric}", math.nan) for a in arms}
+    bad = [a for a, v in values.items()
+           if diverged(v, chance=chance, margin=margin, higher_is_better=higher_is_better)]
+    if not bad:
+        return None
+    shown = ", ".join(f"{a} {metric} {values[a]:.4g}" for a in bad)
+    return invalid(f"at chance ({chance:g}) or diverged: {shown}")
+
+
+def edge_guard(m: Metrics, arms: Sequence[str], param: str, *,
+               metric: str = "val/loss") -> Guard | None:
+    """NOT-ESTABLISHED when a sweep arm's best ``param`` is the smallest or largest value it
+    tried (by ``metric``): the tuned optimum is a bound, not a measurement."""
+    edged = [a for a in arms if grid_at_edge(sweep_trials(m, a, param, metric=metric))]
+    if edged:
+        return not_established(f"best {param} at the grid's edge for {', '.join(edged)}")
+    return None

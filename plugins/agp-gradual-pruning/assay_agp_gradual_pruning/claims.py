@@ -10,31 +10,22 @@ to average.
 """
 from __future__ import annotations
 
-import math
-
 from assay import Claim, Metrics, Verdict
-from assay.claims import Guard, above, at_least, at_most, diverged, invalid
+from assay.claims import Guard, above, at_least, at_most, baseline_guard
 
 # The abstract promises "up to 10x fewer nonzero parameters with minimal loss in accuracy";
 # we read "minimal" as at most 2 points of accuracy at 90% sparsity (10x fewer weights).
 MAX_DROP_PTS = 2.0
-# "more accurate" is a strict "> 0"; at_least is ">=", so its bound is the least positive
-# float: an exact tie (e.g. the same run in both arms) must not pass.
 FAIR_NONZERO = 1.01        # the sparse arm may keep at most 1% more nonzero parameters
 MIN_SPARSITY = 0.895       # the sparse arm must reach its 90% target
 CHANCE = 0.1               # 10 digit classes
 CHANCE_MARGIN = 0.05       # a baseline within 5 points of chance has not trained
 
 
-def baseline_guard(m: Metrics, *arms: str) -> Guard | None:
-    """INVALID when a baseline arm's val/acc is not finite (or missing: it diverged before
-    its first evaluation) or no better than chance."""
-    acc = {a: m.get(f"{a}/val/acc", math.nan) for a in arms}
-    bad = [a for a in arms if diverged(acc[a], chance=CHANCE, margin=CHANCE_MARGIN)]
-    if bad:
-        shown = ", ".join(f"{a} val/acc {acc[a]:.3f}" for a in bad)
-        return invalid(f"baseline at chance or diverged: {shown}")
-    return None
+def guard(m: Metrics, *arms: str) -> Guard | None:
+    """INVALID when a baseline arm's val/acc is missing (diverged before its first
+    evaluation), not finite, or within CHANCE_MARGIN of chance."""
+    return baseline_guard(m, arms, chance=CHANCE, margin=CHANCE_MARGIN)
 
 
 def nonzero_params(m: Metrics, arm: str) -> float:
@@ -51,7 +42,7 @@ def large_sparse_beats_small_dense(m: Metrics) -> Verdict:
                    f"nonzero params {nnz:.0f} vs {small:.0f} (must match within 1%)",
                    [above("gain_pts", gain, 0.0),
                     at_most("nonzero_ratio", nnz / small, FAIR_NONZERO)],
-                   guard=baseline_guard(m, "small"),
+                   guard=guard(m, "small"),
                    numbers={"gain_pts": gain, "nonzero_sparse": nnz, "params_small": small})
 
 
@@ -62,7 +53,7 @@ def minimal_loss_at_90(m: Metrics) -> Verdict:
                    f"sparsity reached {reached:.4f} (must be 0.9)",
                    [at_most("drop_pts", drop, MAX_DROP_PTS),
                     at_least("sparsity", reached, MIN_SPARSITY)],
-                   guard=baseline_guard(m, "dense"),
+                   guard=guard(m, "dense"),
                    numbers={"drop_pts": drop, "sparsity": reached})
 
 

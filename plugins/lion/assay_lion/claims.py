@@ -15,9 +15,8 @@ from assay.claims import (
     at_most,
     best,
     between,
-    grid_at_edge,
+    edge_guard,
     grid_optimum,
-    not_established,
     sweep_trials,
 )
 
@@ -25,18 +24,15 @@ LR = "methods.optimizer.lr"
 ARMS = {"lion": "configs/lion_digits.yaml", "adamw": "configs/adamw_digits.yaml"}
 
 
-def edge_guard(m: Metrics, *arms: str) -> Guard | None:
+def lr_edge(m: Metrics, *arms: str) -> Guard | None:
     """NOT-ESTABLISHED when an arm's best learning rate is the smallest or largest tried."""
-    edged = [a for a in arms if grid_at_edge(sweep_trials(m, a, LR, metric="val/loss"))]
-    if edged:
-        return not_established(f"best lr at the grid's edge for {', '.join(edged)}")
-    return None
+    return edge_guard(m, arms, LR, metric="val/loss")
 
 
 def matches_adamw(m: Metrics) -> Verdict:
     ratio = best(m, "lion", "val/loss") / best(m, "adamw", "val/loss")
     return Verdict(f"best val/loss lion/adamw = {ratio:.3f} (paper: <= 1.05)",
-                   [at_most("loss_ratio", ratio, 1.05)], guard=edge_guard(m, "lion", "adamw"))
+                   [at_most("loss_ratio", ratio, 1.05)], guard=lr_edge(m, "lion", "adamw"))
 
 
 def tuned_lr(m: Metrics, arm: str) -> float:
@@ -54,7 +50,7 @@ def smaller_lr(m: Metrics) -> Verdict:
                    f"point nearest 10)",
                    [between("log10_lr_ratio", math.log10(ratio), math.log10(3.0),
                             math.log10(10.5))],
-                   guard=edge_guard(m, "lion", "adamw"))
+                   guard=lr_edge(m, "lion", "adamw"))
 
 
 CLAIMS = [

@@ -9,34 +9,25 @@ would make the comparison meaningless, so such a seed returns the INVALID guard 
 """
 from __future__ import annotations
 
-import math
-
 from assay import Claim, Metrics, Verdict
-from assay.claims import Guard, above, at_least, at_most, diverged, invalid
+from assay.claims import Guard, above, at_least, at_most, baseline_guard
 
 MATCH_PTS = 1.0       # "matches its dense equivalent": within 1 point of val accuracy
 BOOST_PTS = 1.0       # "an important performance booster": ERK ahead of uniform by >= 1 point
-# "smaller at width 256" is a strict "<"; at_least is ">=", so the shrink must be at least the
-# least positive float: equal gaps (e.g. the same runs at both widths) must not pass.
 CHANCE = 0.1          # 10 digit classes
 CHANCE_MARGIN = 0.05  # a baseline within 5 points of chance has not trained
 
 
-def baseline_guard(m: Metrics, *arms: str) -> Guard | None:
-    """INVALID when a baseline arm's val/acc is not finite (or missing: it diverged before
-    its first evaluation) or no better than chance."""
-    acc = {a: m.get(f"{a}/val/acc", math.nan) for a in arms}
-    bad = [a for a in arms if diverged(acc[a], chance=CHANCE, margin=CHANCE_MARGIN)]
-    if bad:
-        shown = ", ".join(f"{a} val/acc {acc[a]:.3f}" for a in bad)
-        return invalid(f"baseline at chance or diverged: {shown}")
-    return None
+def guard(m: Metrics, *arms: str) -> Guard | None:
+    """INVALID when a baseline arm's val/acc is missing (diverged before its first
+    evaluation), not finite, or within CHANCE_MARGIN of chance."""
+    return baseline_guard(m, arms, chance=CHANCE, margin=CHANCE_MARGIN)
 
 
 def matches_dense(m: Metrics) -> Verdict:
     gap = 100 * (m["dense/val/acc"] - m["erk50/val/acc"])
     return Verdict(f"val acc dense - ERK 50% random = {gap:+.2f} pts (paper: <= {MATCH_PTS})",
-                   [at_most("gap_pts", gap, MATCH_PTS)], guard=baseline_guard(m, "dense"),
+                   [at_most("gap_pts", gap, MATCH_PTS)], guard=guard(m, "dense"),
                    numbers={"gap_pts": gap})
 
 
@@ -44,7 +35,7 @@ def erk_beats_uniform(m: Metrics) -> Verdict:
     gain = 100 * (m["erk95/val/acc"] - m["uniform95/val/acc"])
     return Verdict(f"val acc ERK - uniform at 95% sparsity = {gain:+.2f} pts "
                    f"(paper: >= {BOOST_PTS})", [at_least("gain_pts", gain, BOOST_PTS)],
-                   guard=baseline_guard(m, "uniform95"), numbers={"gain_pts": gain})
+                   guard=guard(m, "uniform95"), numbers={"gain_pts": gain})
 
 
 def gap_shrinks_with_width(m: Metrics) -> Verdict:
@@ -53,7 +44,7 @@ def gap_shrinks_with_width(m: Metrics) -> Verdict:
     return Verdict(f"dense - ERK 90% random gap: width 64 {narrow:+.2f} pts, width 256 "
                    f"{wide:+.2f} pts (paper: smaller at width 256)",
                    [above("gap_shrink_pts", narrow - wide, 0.0)],
-                   guard=baseline_guard(m, "dense64", "dense"),
+                   guard=guard(m, "dense64", "dense"),
                    numbers={"gap_w64_pts": narrow, "gap_w256_pts": wide})
 
 
