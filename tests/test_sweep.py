@@ -393,18 +393,37 @@ def test_driver_sigkill_then_resume_finishes_the_study(store):
 
 @pytest.mark.slow
 def test_two_sweeps_at_once_on_one_store(store):
+    """Two studies with the same space and seed, the second started once the first has
+    finished runs: it is served some of them from the run cache, and each study's parent
+    still has exactly one child per trial."""
     env = {**os.environ, "ASSAY_HOME": str(store.root)}
-    procs = [subprocess.Popen(_sweep_cmd("--trials", "4", "--workers", "1", "-o", f"name=s{i}"),
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-             for i in range(2)]
+
+    def start(name):
+        return subprocess.Popen(_sweep_cmd("--trials", "6", "--workers", "1", "--study", name),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env=env)
+
+    first = start("s0")
+    assert _wait_for(lambda: _n_finished(store) >= 2, 240, first), first.communicate()[0]
+    procs = [first, start("s1")]
     outs = [p.communicate(timeout=600)[0] for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
     client = mlflow_client(store)
+    cached = 0
     for name in ("s0", "s1"):
-        exp = client.get_experiment_by_name(name)
-        runs = client.search_runs([exp.experiment_id])
-        assert len([r for r in runs if "mlflow.parentRunId" in r.data.tags]) == 4
-        assert study_of(store, name).trials.__len__() == 4
+        study = study_of(store, name)
+        assert len(study.trials) == 6
+        parent = client.search_runs(
+            [client.get_experiment_by_name("quickstart").experiment_id],
+            f"tags.`assay.study` = '{name}' and tags.`assay.kind` = 'sweep'")[0]
+        kids = children(store, parent.info.run_id)
+        assert sorted(int(r.data.tags["assay.trial"]) for r in kids) == list(range(6))
+        for t in study.trials:
+            run = next(r for r in kids if r.data.tags["assay.trial"] == str(t.number))
+            assert run.info.status == "FINISHED" and run.data.metrics["val/loss"] == t.value
+            assert run.data.tags.get("assay.reused_from") == t.user_attrs.get("assay_reused_run")
+            cached += "assay.reused_from" in run.data.tags
+    assert cached, "the second study was expected to be served from the first one's runs"
 
 
 # --- e2e: `dask scheduler` + `dask worker` processes ------------------------------------------

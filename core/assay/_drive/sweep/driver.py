@@ -5,6 +5,10 @@ trials' MLflow runs (through the writer thread) and submits the runs; then it pu
 back: reports go to the pruner, results to the writer, and Optuna is told once a result is
 written. A run key that finished before (in any study on this store) is not run again: the
 trial is told at once and its child run copies and links to the original.
+
+(A little over 300 lines: the loop and the handlers of what comes back are one sequence of
+events, read best in one file; telling Optuna, the ledger, the parent run, resume and the
+study's storage and lock live in their own modules.)
 """
 from __future__ import annotations
 
@@ -23,12 +27,19 @@ from assay._drive.shutdown import Interrupted, StopSignals
 from assay._drive.sweep.journal import fsync, study_storage
 from assay._drive.sweep.ledger import Follower, Ledger, LiveTrial
 from assay._drive.sweep.lock import StudyLock
-from assay._drive.sweep.model import SweepResult, TrialRecord, best_record, counted, sweep_result
+from assay._drive.sweep.model import (
+    SweepResult,
+    TrialRecord,
+    best_record,
+    counted,
+    grid_exhausted,
+    sweep_result,
+)
 from assay._drive.sweep.outcomes import Teller
 from assay._drive.sweep.parent import finish_parent, open_parent, parent_params
 from assay._drive.sweep.resume import reconcile, reseed
 from assay._drive.writer import Writer
-from assay._experiment.resolve import build_run, canonical
+from assay._experiment.resolve import build_run
 from assay._experiment.space import SweepSpec, make_pruner, make_sampler
 from assay._record.tracking import Store, Tracker, run_tags
 from assay._run.context import RunResult
@@ -101,7 +112,9 @@ class Driver:
             self.lock.announce(storage, self.study._study_id)
         reseed(self.study, self.sweep, len(directions))
         self.writer = Writer(self.tracker, self.inbox)
-        self.parent_id = self.parent_given or self._open_parent()
+        self.parent_id = self.parent_given or open_parent(
+            self.tracker, self.experiment, self.study_name, self.journal, self.objective,
+            parent_params(self.loaded.run.flat_params(), self.sweep), self.extra_tags)
         resumed = reconcile(self.study, self.tracker, self.experiment, self.parent_id,
                             self.objective.metrics)
         if resumed.note():
@@ -116,15 +129,6 @@ class Driver:
                              experiment=self.experiment, experiment_id=self.experiment_id,
                              parent_id=self.parent_id, finished=self.finished,
                              on_note=self._note)
-
-    def _open_parent(self) -> str:
-        from assay._experiment.settings import redact
-
-        tags = {"assay.study": self.study_name, "assay.kind": "sweep",
-                "assay.journal": redact(str(self.journal)), "assay.objective": canonical(
-                    self.objective.model_dump()), **self.extra_tags}
-        return open_parent(self.tracker, self.experiment, self.study_name,
-                           parent_params(self.loaded.run.flat_params(), self.sweep), tags)
 
     # --- the loop -----------------------------------------------------------------------
     def run(self, trials: int | None = None, timeout_s: float | None = None) -> SweepResult:
@@ -168,7 +172,8 @@ class Driver:
             while True:
                 while (not self.stop.signal and self._room()
                        and ledger.done + len(ledger.live) + ledger.n_followers < target
-                       and time.perf_counter() < deadline and not self._grid_exhausted()):
+                       and time.perf_counter() < deadline
+                       and not grid_exhausted(self.study, self.sweep)):
                     self._ask_and_submit()
                 self._submit()
                 if not ledger.live or self.stop.signal:
@@ -185,15 +190,6 @@ class Driver:
         slots = self.executor.n_slots
         return (len(self.ledger.running) < slots + slots * PREFETCH
                 and len(self.ledger.live) < 4 * slots + 4)
-
-    def _grid_exhausted(self) -> bool:
-        if self.sweep.sampler != "grid":
-            return False
-        trials = self.study.get_trials(deepcopy=False)
-        seen = {canonical(t.params) for t in trials
-                if t.state.name != "FAIL" or t.user_attrs.get("assay_status") != "preempted"}
-        waiting = any(t.state.name == "WAITING" for t in trials)
-        return not waiting and len(seen) >= self.sweep.grid_size()
 
     def _ask_and_submit(self) -> None:
         trial = self.study.ask()

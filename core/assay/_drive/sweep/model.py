@@ -95,3 +95,16 @@ def sweep_result(study: Any, n_metrics: int, parent_id: str, records: list[Trial
     counts, cached = study_counts(trials)
     return SweepResult(study.study_name, parent_id, records, best_record(study, n_metrics),
                        journal, wall, counts, cached, failure_reasons(trials), notes, stopped)
+
+
+def grid_exhausted(study: Any, sweep: Any) -> bool:
+    """A grid sweep has asked every point (preempted trials' points are asked again)."""
+    if sweep.sampler != "grid":
+        return False
+    from assay._experiment.resolve import canonical
+
+    trials = study.get_trials(deepcopy=False)
+    seen = {canonical(t.params) for t in trials
+            if t.state.name != "FAIL" or t.user_attrs.get("assay_status") != "preempted"}
+    waiting = any(t.state.name == "WAITING" for t in trials)
+    return not waiting and len(seen) >= sweep.grid_size()

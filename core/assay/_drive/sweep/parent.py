@@ -9,9 +9,11 @@ from assay._experiment.resolve import canonical
 from assay._record.tracking import Tracker
 
 
-def open_parent(tracker: Tracker, experiment: str, study: str, params: Mapping[str, str],
-                tags: Mapping[str, str]) -> str:
+def open_parent(tracker: Tracker, experiment: str, study: str, journal: str, objective: Any,
+                params: Mapping[str, str], extra_tags: Mapping[str, str]) -> str:
     """The study's parent run (RUNNING again if it exists), else a new one."""
+    from assay._experiment.settings import redact
+
     client = tracker.client
     exp_id = tracker.experiment_id(experiment)
     found = client.search_runs([exp_id], f"tags.`assay.study` = '{study}' and "
@@ -20,6 +22,8 @@ def open_parent(tracker: Tracker, experiment: str, study: str, params: Mapping[s
         run_id = found[0].info.run_id
         client.update_run(run_id, status="RUNNING")
         return str(run_id)
+    tags = {"assay.study": study, "assay.kind": "sweep", "assay.journal": redact(str(journal)),
+            "assay.objective": canonical(objective.model_dump()), **extra_tags}
     return tracker.start_run(experiment, f"sweep-{study}", tags, params)
 
 
