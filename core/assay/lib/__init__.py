@@ -1,6 +1,8 @@
 """Building blocks for plugin authors (public): ``assay.lib.optim`` (parameter groups, the
 optimizer-wrapper base), ``assay.lib.adapters`` (LoRA layers and the LoRA adapter),
-``assay.lib.optimum`` (the optimum estimator claims and laws share).
+``assay.lib.optimum`` (the optimum estimator claims and laws share), ``assay.lib.subspace``
+(random-subspace training, theta_0 + P z), ``assay.lib.init`` (orthogonal / scaled Gaussian
+initialisation).
 
 Submodules are imported on use, so ``import assay.lib.optimum`` does not import torch.
 """

@@ -54,6 +54,9 @@ class LinearTeacherConfig(Config):
     noise: float = Field(0.0, ge=0, description="Std of Gaussian noise added to targets")
     whiten: bool = Field(True, description="Make the training inputs' second moment exactly I")
     data_seed: int = Field(0, ge=0, description="Seed of the teacher and the inputs")
+    per_seed: bool = Field(False, description="Draw the teacher and the inputs from (data_seed, "
+                                              "the run's seed): each seed of a claim sees a "
+                                              "new problem (False: data_seed alone)")
 
 
 def teacher(c: LinearTeacherConfig, rng: np.random.Generator) -> np.ndarray:
@@ -79,9 +82,14 @@ class LinearTeacher(Dataset):
     name = "linear-teacher"
     Config = LinearTeacherConfig
 
+    def rng(self, seed: int) -> np.random.Generator:
+        """The generator the teacher and the inputs are drawn from (see ``per_seed``)."""
+        c = self.config
+        return np.random.default_rng([c.data_seed, seed] if c.per_seed else c.data_seed)
+
     def load(self, seed: int) -> Data:
         c = self.config
-        rng = np.random.default_rng(c.data_seed)
+        rng = self.rng(seed)
         w = teacher(c, rng)
         x_tr = rng.standard_normal((c.n_train, c.in_dim))
         if c.whiten:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import torch
 import torch.nn.functional as F
 from assay import Config, Data, Parameterization, UserError
+from assay.lib.init import init_weights
 from assay.lib.trainers import FullBatchTrainer, Signal
 from pydantic import Field
 from torch import nn
@@ -37,17 +38,6 @@ class DeepLinearInitConfig(Config):
     init: Literal["orthogonal", "gaussian"] = Field("orthogonal", description="Init family")
     gain: float = Field(1.0, gt=0, le=100, description="Singular values (orthogonal) or "
                                                        "std x sqrt(fan_in) (gaussian)")
-
-
-def init_weights(model: nn.Module, init: str, gain: float) -> None:
-    for module in model.modules():
-        if isinstance(module, nn.Linear):
-            if init == "orthogonal":
-                nn.init.orthogonal_(module.weight, gain=gain)
-            else:
-                nn.init.normal_(module.weight, std=gain / math.sqrt(module.in_features))
-            if module.bias is not None:
-                nn.init.zeros_(module.bias)
 
 
 class DeepLinearInit(Parameterization):
