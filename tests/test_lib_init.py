@@ -3,9 +3,8 @@ advani-saxe-highdim)."""
 from __future__ import annotations
 
 import torch
-from torch import nn
-
 from assay.lib.init import init_weights
+from torch import nn
 
 
 def test_gaussian_init_has_variance_gain_squared_over_fan_in_and_zero_biases():

@@ -6,10 +6,9 @@ import copy
 
 import pytest
 import torch
-from torch import nn
-
 from assay import UserError
 from assay.lib.subspace import attach_subspace, random_projection
+from torch import nn
 
 
 def _net() -> nn.Module:

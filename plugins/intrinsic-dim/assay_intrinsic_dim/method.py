@@ -7,11 +7,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from assay import Config, Data, Paper, Parameterization
+from assay.lib.subspace import attach_subspace, random_projection
 from pydantic import Field
 from torch import nn
-
-from assay import Config, Data, Parameterization, Paper
-from assay.lib.subspace import attach_subspace, random_projection
 
 __all__ = ["IntrinsicDim", "IntrinsicDimConfig", "attach_subspace", "random_projection"]
 
