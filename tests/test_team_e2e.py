@@ -32,7 +32,7 @@ EXP = {"name": "team-sweep", "dataset": {"name": "digits"},
        "train": {"steps": 60, "batch_size": 32, "eval_every": 20},
        "sweep": {"trials": 16, "sampler": "random", "space": SPACE}}
 LAW = {**EXP, "name": "team-law",
-       "sweep": {"trials": 5, "sampler": "random", "space": SPACE},
+       "sweep": {"trials": 10, "sampler": "tpe", "space": SPACE},   # enough to bracket (law rules)
        "law": {"scale": {"model.width": [16, 24, 32]}, "tune": ["methods.optimizer.lr"],
                "seeds": [0]}}
 
