@@ -132,7 +132,7 @@ class TestSCoLeContract(MethodContract):
 
 
 def test_the_arm_file_loads():
-    arm = resources.files("assay_scole").joinpath("configs/stream_digits.yaml")
+    arm = resources.files("assay_scole").joinpath(CLAIMS[0].arms["stream"])
     run = load(load_yaml(arm)).run
     assert run.train.steps // run.methods["trainer"]["steps_per_task"] == 500
 
