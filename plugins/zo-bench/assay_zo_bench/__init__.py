@@ -1,4 +1,5 @@
-"""ZO-Bench: forward-only (zeroth-order) training: ZO-SGD, ZO-SGD-Sign, ZO-Adam (Zhang et al., 2024)."""
+"""ZO-Bench: forward-only (zeroth-order) training: ZO-SGD, ZO-SGD-Sign, ZO-Adam
+(Zhang et al., 2024)."""
 from __future__ import annotations
 
 from typing import Any

@@ -250,13 +250,14 @@ def test_negative_control_zo_sgd_cut_to_one_step_is_not_near_first_order(tmp_pat
 
 @pytest.mark.slow
 def test_negative_control_sign_arm_without_sign_and_more_steps_does_not_pass(tmp_path):
-    """zo-bench:sign-trails-sgd with the sign arm running plain ZO-SGD for 1000 steps against
-    ZO-SGD's 300 (enough to leave chance; the smoke budget's 20 is not): the "sign" arm is
-    ahead, so the check must not PASS (smoke budget, 3 seeds). Plain ZO-SGD against itself
-    would tie, which the non-strict threshold passes."""
+    """zo-bench:sign-trails-sgd with the sign arm running plain ZO-SGD for 1500 steps against
+    ZO-SGD's 500, both at lr 1e-2 (the smoke budget's 20 steps, or the grid points it samples,
+    leave ZO-SGD at chance: INVALID): the "sign" arm is ahead, so the check must not PASS
+    (3 seeds). Plain ZO-SGD against itself would tie, which the non-strict threshold passes."""
+    one_rate = {"sweep.trials": 1, "sweep.space": {"methods.trainer.lr": {"choice": [1e-2]}}}
     out = negative_control("zo-bench:sign-trails-sgd", arms={"sign": "zo"}, overrides={
-        "zo": {"train.steps": 300, "train.eval_every": 300},
-        "sign": {"train.steps": 1000, "train.eval_every": 500}},
+        "zo": {"train.steps": 500, "train.eval_every": 500, **one_rate},
+        "sign": {"train.steps": 1500, "train.eval_every": 500, **one_rate}},
         seeds=3, tracking_uri=str(tmp_path / "runs"))
     assert out.status not in ("PASS", "ERROR"), (out.status, out.error)
 
