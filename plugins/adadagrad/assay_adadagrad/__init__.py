@@ -1,0 +1,19 @@
+"""AdAdaGrad: batch sizes that grow by the norm test, for AdaGrad-Norm (Lau et al., 2024)."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import AdaGradNorm, AdaptiveBatch
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [AdaGradNorm, AdaptiveBatch]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
