@@ -321,11 +321,13 @@ def _wait_for(pred, timeout, proc=None):
 
 
 def _worker_pids(driver_pid):
+    """Dask worker processes: forked from the forkserver (a child of the driver), so its
+    children; not the forkserver itself, the resource tracker or the scheduler."""
     import psutil
 
-    procs = psutil.Process(driver_pid).children(recursive=True)
-    return [p.pid for p in procs if "spawn" in " ".join(p.cmdline()) or
-            "multiprocessing" in " ".join(p.cmdline())]
+    servers = [p for p in psutil.Process(driver_pid).children()
+               if "forkserver" in " ".join(p.cmdline())]
+    return [w.pid for s in servers for w in s.children()]
 
 
 def _finished_keys_once(store):
@@ -354,6 +356,7 @@ def test_killing_a_worker_loses_nothing(store):
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     assert proc.returncode == 0, out
+    assert "left the cluster" in out, out                # the loss is said, not silent
     study = study_of(store, "quickstart")
     assert sum(t.state.name in ("COMPLETE", "FAIL") for t in study.trials) >= 8
     finished = _finished_keys_once(store)

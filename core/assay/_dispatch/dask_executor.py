@@ -22,7 +22,7 @@ from assay._dispatch.cluster import QUIET_DASK, WORKER_ENV, local_cluster, start
 from assay._dispatch.worker import mark_pruned, run_task, set_allowed_failures, warm
 from assay.spec import RunSpec
 
-WATCH_S = 5.0          # how often the worker set is compared (a lost worker gets a note)
+WATCH_S = 2.0          # how often the worker set is compared (a lost worker gets a note)
 
 
 class DaskExecutor:
