@@ -17,7 +17,6 @@ drifts by less than one octave over 8x width, |exponent| < 1/3.
 from __future__ import annotations
 
 import argparse
-import queue
 import time
 from pathlib import Path
 from typing import Any
@@ -56,7 +55,7 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _studies(args: argparse.Namespace) -> tuple[dict[str, Any], Any, float]:
-    from assay._dispatch.executor import DaskExecutor
+    from assay._dispatch.executor import make_executor
     from assay._drive.law import LawStudy, check_law, parse_law
     from assay._drive.law_report import print_law
     from assay._drive.run import load
@@ -67,9 +66,8 @@ def _studies(args: argparse.Namespace) -> tuple[dict[str, Any], Any, float]:
     store = Store.resolve()
     started = time.perf_counter()
     base = load(path)
-    executor = DaskExecutor(queue.Queue(), workers=args.workers,
-                            warm=(base.registry.sources, base.run.model_dump_json()))
-    executor.start()
+    executor = make_executor(args.workers, None, store.root, kind="demo",
+                             warm=(base.registry.sources, base.run.model_dump_json()))
     arms = {"muP": {}, "SP": {"methods.parameterization": {"name": "mup-sp"},
                               "name": "mup-transfer-sp"}}
     results = {}
