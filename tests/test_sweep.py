@@ -170,6 +170,22 @@ def test_a_sweep_where_every_trial_fails_exits_1_with_the_reasons(store, capsys)
     assert "3 x RuntimeError: chaos: deliberate failure at step 5" in out
 
 
+def test_a_law_where_every_trial_fails_exits_non_zero_with_the_reasons(store, capsys):
+    from assay._cli.main import main
+
+    code = main(["law", QUICK, "--plugin", CHAOS, "--workers", "0",
+                 "-o", "methods.optimizer={name: chaos, mode: raise, lr: 0.05}",
+                 "-o", "methods.schedule={name: constant}", "-o", "train.steps=10",
+                 "-o", "train.eval_every=5", "-o", "model.width=16", "-o", "sweep.trials=5",
+                 "-o", "sweep.sampler=random", "-o", "sweep.space={methods.optimizer.lr: "
+                 "{log_uniform: [0.01, 0.1]}}", "-o", "law={scale: {model.width: [8, 16, 32]}, "
+                 "tune: [methods.optimizer.lr]}"])
+    err = capsys.readouterr().err
+    assert code != 0
+    assert "every trial failed" in err
+    assert "5 x RuntimeError: chaos: deliberate failure at step 5" in err
+
+
 def test_a_second_driver_of_a_study_is_refused_naming_the_first(store, tmp_path):
     import os
 

@@ -494,7 +494,10 @@ class LawStudy:
                         extra_tags={"mlflow.parentRunId": self.parent,
                                     "assay._drive.law": self.name,
                                     "assay.scale": json.dumps(r.scale)})
-        driver.run()
+        result = driver.run()
+        if result.all_failed:                     # nothing to fit: say why, not just "none"
+            raise UserError(f"every trial failed at {r.kind} point {_label(r.scale)} (seed "
+                            f"{r.seed}); the commonest reasons: {result.failure_summary()}")
         return [(dict(t.params), float(t.values[0])) for t in driver.study.trials
                 if t.state.name == "COMPLETE"]
 

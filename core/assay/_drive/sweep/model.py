@@ -38,6 +38,10 @@ class SweepResult:
         return (self.counts.get("fail", 0) > 0 and not self.counts.get("complete")
                 and not self.counts.get("pruned"))
 
+    def failure_summary(self) -> str:
+        """The commonest failure reasons on one line: ``3 x RuntimeError: ...; 1 x ...``."""
+        return "; ".join(f"{n} x {why}" for why, n in self.failures) or "none recorded"
+
 
 def failure_reasons(trials: list[Any], top: int = 3) -> list[tuple[str, int]]:
     """The commonest reasons among failed Optuna trials (preempted ones are not failures)."""
