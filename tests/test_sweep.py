@@ -15,10 +15,9 @@ import time
 from pathlib import Path
 
 import pytest
-
 from assay._drive.run import load
-from assay._experiment.space import parse_sweep
 from assay._drive.sweep import run_sweep
+from assay._experiment.space import parse_sweep
 from assay._record.tracking import Store
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -106,7 +105,8 @@ def test_failures_are_recorded_with_reasons_and_the_sweep_goes_on(store):
     assert by_mode["ok"].status == "finished"
     assert by_mode["raise"].status == "failed" and "deliberate failure" in by_mode["raise"].error
     assert by_mode["nan"].status == "failed" and "non-finite" in by_mode["nan"].error
-    runs = {r.data.params["methods.optimizer.mode"]: r for r in children(store, result.parent_run_id)}
+    runs = {r.data.params["methods.optimizer.mode"]: r
+            for r in children(store, result.parent_run_id)}
     assert runs["raise"].info.status == "FAILED"
     assert "deliberate failure" in runs["raise"].data.tags["assay.error"]
     assert runs["nan"].data.tags["assay.status"] == "failed"
@@ -361,7 +361,8 @@ def _finished_keys_once(store):
 def test_killing_a_worker_loses_nothing(store):
     proc = subprocess.Popen(_sweep_cmd("--trials", "8", "--workers", "2"),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True, env={**os.environ, "ASSAY_HOME": str(store.root)})
+                            start_new_session=True,
+                            env={**os.environ, "ASSAY_HOME": str(store.root)})
     try:
         assert _wait_for(lambda: _n_finished(store) >= 2, 240, proc)
         victims = _worker_pids(proc.pid)

@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from assay._drive.shutdown import StopSignals
-from assay.errors import UserError
-from assay._plugins.registry import Registry, registry
 from assay._experiment.resolve import ExperimentSpec, RunSpec, build_run, load_yaml, parse_override
+from assay._plugins.registry import Registry, registry
+from assay.errors import UserError
 
 
 @dataclass
@@ -51,8 +51,8 @@ def run_once(loaded: Loaded, store: Any = None, *, rerun: bool = False,
              progress: bool = True, parent: str | None = None,
              experiment: str | None = None) -> tuple[str, Any, bool]:
     """Run ``loaded.run`` (or reuse a finished run with the same key): (run_id, result, reused)."""
-    from assay._run.loop import execute
     from assay._record.tracking import Store, Tracker, run_tags
+    from assay._run.loop import execute
 
     store = store or Store.resolve()
     tracker = Tracker(store)
@@ -83,8 +83,8 @@ def ensure_pretrained(run: RunSpec, tracker: Any, registry_: Registry, store: An
     """Make sure the weights ``run`` starts from exist (train and record them once)."""
     import torch
 
-    from assay._run.loop import execute
     from assay._record.tracking import run_tags
+    from assay._run.loop import execute
 
     pre = run.pretrain
     if pre is None:
