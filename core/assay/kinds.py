@@ -166,6 +166,10 @@ class RunContext(Protocol):
     def optimizer_step(self, loss: torch.Tensor, step: int | None = None) -> None:
         """zero_grad, backward, clip, every ``before_step``, the step, every ``after_step``."""
 
+    def hooked_step(self, update: Callable[[], Any], step: int | None = None) -> None:
+        """Every ``before_step``, ``update()``, every ``after_step``: a step that is not a
+        backward pass (e.g. zeroth-order), with the other methods' hooks still around it."""
+
     def run_steps(self, n_steps: int, set_lr: Callable[[int], None] | None = None) -> None:
         """``n_steps`` steps of the standard loop, with ``set_lr(step)`` as the rate rule."""
 

@@ -145,17 +145,23 @@ class RunContext:
         number of steps taken so far plus one)."""
         opt = self.optimizer
         assert opt is not None, "optimizer_step before the optimizer exists (in setup?)"
-        step = self.steps_taken + 1 if step is None else step
         opt.zero_grad(set_to_none=True)
         loss.backward()
         clip = self.run.train.grad_clip
         if clip:
             nn.utils.clip_grad_norm_(self.model.parameters(), clip)
+        self.hooked_step(opt.step, step)
+
+    def hooked_step(self, update: Callable[[], Any], step: int | None = None) -> None:
+        """Any update with every method's hooks around it, in ``optimizer_step``'s order:
+        every ``before_step``, ``update()``, every ``after_step``. For trainers whose update
+        is not a backward pass and an optimizer step (e.g. zeroth-order estimates)."""
+        step = self.steps_taken + 1 if step is None else step
         base = Method.before_step
         for method in self.methods.values():
             if type(method).before_step is not base:
                 method.before_step(self, step)
-        opt.step()
+        update()
         for method in self.methods.values():
             method.after_step(self, step)
         self.steps_taken = step

@@ -20,11 +20,15 @@ from torch import nn
 from assay._experiment.resolve import instantiate
 from assay._plugins.registry import Registry, registry
 from assay._run.context import (  # noqa: F401 - re-exported for the loop's callers
-    NonFiniteLoss, Pruned, Reporter, RunContext, RunResult, default_loss,
+    NonFiniteLoss,
+    Pruned,
+    Reporter,
+    RunContext,
+    RunResult,
+    default_loss,
 )
 from assay.kinds import Backend, Data, Method
 from assay.spec import RunSpec
-
 
 # Datasets are deterministic in (config, seed): a worker builds each one once.
 _DATA_CACHE: dict[str, Data] = {}

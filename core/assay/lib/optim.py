@@ -15,9 +15,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
-
 import torch
+from pydantic import Field, field_validator
 
 from assay.errors import UserError
 from assay.kinds import Config, Optimizer
@@ -50,8 +49,8 @@ def _optimizer_class(reg: Registry, name: str) -> type[Optimizer]:
 
 def complete(ref: Any) -> dict[str, Any]:
     """Validate ``ref`` against the installed plugins and fill in its defaults (load time)."""
-    from assay._plugins.registry import registry
     from assay._experiment.resolve import resolve_component
+    from assay._plugins.registry import registry
 
     if isinstance(ref, str):
         ref = {"name": ref}
@@ -103,7 +102,10 @@ class WrappedOptimizer(Optimizer):
         self.inner: Optimizer | None = None
 
     def setup(self, ctx: RunContext) -> None:
-        self.inner = instantiate(ctx.registry, self.config.inner)  # type: ignore[attr-defined]
+        inner = ctx.build("method", self.config.inner)  # type: ignore[attr-defined]
+        if not isinstance(inner, Optimizer):
+            raise UserError(f"{PATH}.name: {inner.name!r} is not an optimizer")
+        self.inner = inner
         self.inner.setup(ctx)
 
     def after_step(self, ctx: RunContext, step: int) -> None:

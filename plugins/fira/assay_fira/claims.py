@@ -13,7 +13,15 @@ import math
 
 from assay import Claim, Metrics, Verdict
 from assay.claims import (
-    Guard, at_most, best, diverged, grid_at_edge, invalid, not_established, sweep_trials,
+    Guard,
+    at_most,
+    below,
+    best,
+    diverged,
+    grid_at_edge,
+    invalid,
+    not_established,
+    sweep_trials,
 )
 
 LOSS = "val/loss"
@@ -46,7 +54,7 @@ def guard(m: Metrics, baseline: str, *tuned: str) -> Guard | None:
 def beats_galore(m: Metrics) -> Verdict:
     fira, galore = best(m, "fira", LOSS), best(m, "galore", LOSS)
     return Verdict(f"best val/loss fira {fira:.4f} vs galore {galore:.4f} (paper: fira lower)",
-                   [at_most("fira_minus_galore", fira - galore, 0.0)],
+                   [below("fira_minus_galore", fira - galore, 0.0)],
                    guard=guard(m, "galore", "fira", "galore"))
 
 

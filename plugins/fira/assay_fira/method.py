@@ -22,9 +22,8 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import torch
-from pydantic import Field
-
 from assay import Config, Optimizer, Paper
+from pydantic import Field
 
 PAPER = Paper(title="Fira: Can We Achieve Full-rank Training of LLMs Under Low-rank Constraint?",
               arxiv="2410.01623", year=2024)
@@ -94,7 +93,6 @@ class Fira(Optimizer):
 
     def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
         import pytorch_optimizer
-
         from assay.lib.optim import scaled_groups
 
         c = self.config

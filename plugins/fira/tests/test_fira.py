@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from assay import load
 from assay.claims import decide
 from assay.testing import build_context, execute, negative_control

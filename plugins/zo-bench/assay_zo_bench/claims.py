@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from assay import Claim, Metrics, Verdict
 from assay.claims import (
-    Guard, at_most, best, diverged, grid_at_edge, invalid, not_established, sweep_trials,
+    Guard,
+    at_most,
+    below,
+    best,
+    diverged,
+    grid_at_edge,
+    invalid,
+    not_established,
+    sweep_trials,
 )
 
 ACC = "val/acc"
@@ -51,7 +59,7 @@ def near_first_order(m: Metrics) -> Verdict:
 def sign_trails_sgd(m: Metrics) -> Verdict:
     zo, sign = best(m, "zo", ACC), best(m, "sign", ACC)
     return Verdict(f"val/acc zo-sgd-sign {sign:.3f} vs zo-sgd {zo:.3f} (paper: sign lower)",
-                   [at_most("sign_minus_sgd", sign - zo, 0.0)], guard=guard(m, "zo", "zo", "sign"))
+                   [below("sign_minus_sgd", sign - zo, 0.0)], guard=guard(m, "zo", "zo", "sign"))
 
 
 CLAIMS = [

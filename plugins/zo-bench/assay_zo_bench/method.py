@@ -27,14 +27,13 @@ float rounding makes the restore exact only to within a few ulps).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import torch
+from assay import Config, Paper, Trainer
 from pydantic import Field
 from torch import nn
-
-from assay import Config, Method, Paper, Trainer
 
 PAPER = Paper(title="Revisiting Zeroth-Order Optimization for Memory-Efficient LLM Fine-Tuning: "
                     "A Benchmark", arxiv="2402.11592", year=2024)
@@ -160,20 +159,6 @@ class ZOSGD(Trainer):
 
     # --- the loop ---------------------------------------------------------------------------
 
-    @staticmethod
-    def take_step(ctx: Any, step: int, update: Callable[[], None]) -> None:
-        """One gradient-free step with every method's hooks around it, in the order
-        ``ctx.optimizer_step`` uses (that call needs a backward pass, which ZO never runs):
-        every ``before_step`` (no gradients exist, ``p.grad`` stays None), the update, every
-        ``after_step``; so a pruning or data method composed with a ZO trainer sees each step."""
-        for method in ctx.methods.values():
-            if type(method).before_step is not Method.before_step:
-                method.before_step(ctx, step)
-        update()
-        for method in ctx.methods.values():
-            method.after_step(ctx, step)
-        ctx.steps_taken = step
-
     def train(self, ctx: Any) -> None:
         from assay import NonFiniteLoss
 
@@ -195,7 +180,7 @@ class ZOSGD(Trainer):
                 seeds.append(seed)
                 coefs.append((plus - minus) / (2 * c.eps))
                 running, count = running + (plus + minus) / 2, count + 1
-            self.take_step(ctx, step + 1, lambda: self.update(params, seeds, coefs, lr, gen))
+            ctx.hooked_step(lambda: self.update(params, seeds, coefs, lr, gen), step + 1)
             if (step + 1) % ctx.eval_every == 0 or step + 1 == ctx.total_steps:
                 ctx.last_train_loss, running, count = running / count, 0.0, 0
                 ctx.final_metrics.update({

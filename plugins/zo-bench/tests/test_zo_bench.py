@@ -2,15 +2,20 @@ from __future__ import annotations
 
 import pytest
 import torch
-from torch import nn
-
 from assay import Method, load
 from assay.claims import decide
 from assay.testing import build_context, execute, negative_control
 from assay_zo_bench.claims import LR, MAX_GAP, near_first_order, sign_trails_sgd
 from assay_zo_bench.method import (
-    ZOSGD, ZOAdam, ZOAdamConfig, ZOSGDConfig, ZOSign, ZOSignConfig, _direction,
+    ZOSGD,
+    ZOAdam,
+    ZOAdamConfig,
+    ZOSGDConfig,
+    ZOSign,
+    ZOSignConfig,
+    _direction,
 )
+from torch import nn
 
 
 class Quadratic(nn.Module):
