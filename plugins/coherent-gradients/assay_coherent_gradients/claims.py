@@ -41,8 +41,8 @@ def real_more_coherent(m: Metrics) -> Verdict:
     if stop is not None:
         return Verdict(stop.reason, guard=stop)
     ratio = real / rand
-    return Verdict(f"mean alpha_m over the first {m['true/coherence/m']:.0f}-example sample's "
-                   f"measurements: true labels {real:.2f}, random labels {rand:.2f}; ratio "
+    return Verdict(f"alpha_m (m = {m.get('true/coherence/m', math.nan):.0f}) averaged over the "
+                   f"first steps: true labels {real:.2f}, random labels {rand:.2f}; ratio "
                    f"{ratio:.2f} (paper: >= {MIN_RATIO})",
                    [at_least("coherence_ratio", ratio, MIN_RATIO)],
                    numbers={"alpha_true": real, "alpha_random": rand,
