@@ -28,9 +28,15 @@ class Store:
 
     @classmethod
     def resolve(cls, tracking_uri: str | None = None, root: str | Path | None = None) -> Store:
+        """The store: ``tracking_uri`` (else MLFLOW_TRACKING_URI) is an MLflow URI, or a plain
+        folder, which becomes assay's whole store there (sqlite database, artifacts, journals:
+        MLflow 3 refuses plain-folder file stores); without one, ``ASSAY_HOME`` or
+        ``./assay-runs``."""
+        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI")
+        if uri and "://" not in uri and not uri.startswith(("sqlite:", "file:")):
+            root, uri = uri, None                       # a folder: the whole store there
         root = Path(root or os.environ.get("ASSAY_HOME", "assay-runs")).resolve()
-        uri = tracking_uri or os.environ.get("MLFLOW_TRACKING_URI") or \
-            f"sqlite:///{root / 'mlflow.db'}"
+        uri = uri or f"sqlite:///{root / 'mlflow.db'}"
         return cls(root, uri, (root / "artifacts").as_uri())
 
     @property

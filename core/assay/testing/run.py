@@ -73,8 +73,7 @@ def run_claim(claim: Any, budget: str = "smoke", *, seeds: int | None = None,
 
     if isinstance(claim, str):
         claim = select(registry(), [claim], False)[0]
-    folder = tracking_uri is not None and "://" not in tracking_uri   # the whole store there
-    store = Store.resolve(root=tracking_uri) if folder else Store.resolve(tracking_uri)
+    store = Store.resolve(tracking_uri)       # a plain folder: the whole store there
     return _run(claim, budget, seeds, store=store)
 
 
