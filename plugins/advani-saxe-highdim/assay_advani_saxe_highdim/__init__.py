@@ -1,0 +1,19 @@
+"""Generalization dynamics of a linear student in high dimensions (Advani & Saxe, 2017)."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import CurveGD, ScaledInit
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [ScaledInit, CurveGD]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
