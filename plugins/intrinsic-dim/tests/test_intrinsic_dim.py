@@ -1,71 +1,15 @@
 from __future__ import annotations
 
-import copy
 import math
 
 import pytest
-import torch
-from torch import nn
-
 from assay import load
 from assay.claims import decide
 from assay.testing import execute, negative_control
 from assay_intrinsic_dim.claims import d_int90, small_fraction, width_stable
-from assay_intrinsic_dim.method import attach_subspace, random_projection
 
-
-def tiny_net() -> nn.Module:
-    torch.manual_seed(0)
-    return nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 2))   # 16 + 10 = 26 params
-
-
-def test_projection_shape_and_unit_columns():
-    p = random_projection(26, 5, generator=torch.Generator().manual_seed(0))
-    assert p.shape == (26, 5)
-    torch.testing.assert_close(p.norm(dim=0), torch.ones(5))
-
-
-def test_zero_offset_keeps_the_function_and_only_z_is_trainable():
-    net = tiny_net()
-    before = copy.deepcopy(net)
-    sub = attach_subspace(net, dim=5)
-    x = torch.randn(7, 3)
-    torch.testing.assert_close(net(x), before(x))
-    trainable = [p for p in net.parameters() if p.requires_grad]
-    assert len(trainable) == 1 and trainable[0] is sub.z and sub.z.shape == (5,)
-
-
-def test_weights_are_theta0_plus_p_z_after_training():
-    net = tiny_net()
-    theta0 = torch.cat([p.detach().flatten() for p in net.parameters()])
-    gen = torch.Generator().manual_seed(1)
-    sub = attach_subspace(net, dim=5, generator=gen)
-    proj = random_projection(26, 5, generator=torch.Generator().manual_seed(1))
-    opt = torch.optim.SGD([sub.z], lr=0.1)
-    x, y = torch.randn(16, 3), torch.randint(2, (16,))
-    for _ in range(5):
-        opt.zero_grad()
-        nn.functional.cross_entropy(net(x), y).backward()
-        opt.step()
-    assert sub.z.abs().sum() > 0
-    theta = torch.cat([net[0].weight.flatten(), net[0].bias, net[2].weight.flatten(), net[2].bias])
-    torch.testing.assert_close(theta.detach(), theta0 + proj @ sub.z.detach())
-    # the frozen originals never moved
-    originals = torch.cat([net[i].parametrizations[n].original.flatten()
-                           for i in (0, 2) for n in ("weight", "bias")])
-    torch.testing.assert_close(originals, theta0)
-
-
-def test_gradient_of_z_is_p_transpose_times_full_gradient():
-    net = tiny_net()
-    full = copy.deepcopy(net)
-    sub = attach_subspace(net, dim=4, generator=torch.Generator().manual_seed(2))
-    proj = random_projection(26, 4, generator=torch.Generator().manual_seed(2))
-    x, y = torch.randn(8, 3), torch.randint(2, (8,))
-    nn.functional.cross_entropy(net(x), y).backward()
-    nn.functional.cross_entropy(full(x), y).backward()
-    g = torch.cat([p.grad.flatten() for p in full.parameters()])
-    torch.testing.assert_close(sub.z.grad, proj.T @ g)
+# The subspace itself (theta_0 + P z, only z trainable, dz = P^T dtheta) moved to
+# assay.lib.subspace; its tests are in tests/test_lib_subspace.py.
 
 
 def test_subspace_training_through_assay():
