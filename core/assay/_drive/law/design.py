@@ -12,26 +12,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rich.console import Console
-
+from assay._drive.law.spec import (
+    LawSpec,
+    _points,
+    check_law,
+    min_points,
+)
 from assay._drive.lawfit import LawFit, fit_law, point_estimate
 from assay._experiment.space import Dist, SweepSpec, make_sampler
 from assay.errors import UserError
 from assay.lib.optimum import Optimum, estimate_optimum
 
-console = Console(highlight=False)
 LN2 = math.log(2)
 SHARED_FLAG = 2          # a point sharing this many probe values with another is flagged
-
-
-from assay._drive.law.spec import (  # noqa: F401
-    LawSpec,
-    Widen,
-    _points,
-    check_law,
-    min_points,
-    parse_law,
-)
 
 
 def derive_seed(*parts: Any) -> int:

@@ -3,19 +3,13 @@ the widening rule, validated (fewer than 3 fitted points is refused before any r
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from rich.console import Console
 
 from assay._experiment.space import SweepSpec
 from assay.errors import UserError
-
-console = Console(highlight=False)
-LN2 = math.log(2)
-SHARED_FLAG = 2          # a point sharing this many probe values with another is flagged
 
 
 class Widen(BaseModel):

@@ -13,6 +13,23 @@ from typing import Any
 
 from rich.console import Console
 
+from assay._drive.law.design import (
+    Design,
+    Fitted,
+    PointResult,
+    Rows,
+    SearchRound,
+    _label,
+    _short,
+    mark_coincident,
+    predict,
+)
+from assay._drive.law.spec import (
+    LawSpec,
+    _points,
+    check_law,
+    parse_law,
+)
 from assay._drive.lawfit import LawFit
 from assay._drive.run import Loaded, load
 from assay._experiment.space import Dist, SweepSpec, parse_sweep
@@ -20,40 +37,6 @@ from assay._record.tracking import Store, Tracker
 from assay.errors import UserError
 
 console = Console(highlight=False)
-LN2 = math.log(2)
-SHARED_FLAG = 2          # a point sharing this many probe values with another is flagged
-
-
-from assay._drive.law.design import (  # noqa: F401
-    Design,
-    DesignResult,
-    Fitted,
-    InProcessSearch,
-    Objective,
-    PointResult,
-    Rows,
-    Search,
-    SearchRound,
-    _bounds,
-    _fmt_range,
-    _is_log,
-    _label,
-    _refusal,
-    _short,
-    _widen,
-    derive_seed,
-    mark_coincident,
-    predict,
-    run_design,
-)
-from assay._drive.law.spec import (  # noqa: F401
-    LawSpec,
-    Widen,
-    _points,
-    check_law,
-    min_points,
-    parse_law,
-)
 
 
 @dataclass
