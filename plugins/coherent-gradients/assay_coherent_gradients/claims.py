@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 
 from assay import Claim, Metrics, Verdict
-from assay.claims import Guard, at_least, at_most, diverged, invalid, vacuous
+from assay.claims import Guard, at_least, at_most, baseline_guard, invalid, vacuous
 
 MIN_RATIO = 3.0            # "very different values on real and random datasets": >= 3x
 MIN_MEMO_DROP_PTS = 20.0   # M3 fits >= 20 points fewer flipped examples ...
@@ -26,15 +26,13 @@ MAX_CLEAN_COST_PTS = 2.0   # ... and loses <= 2 points of clean validation accur
 CHANCE, MARGIN = 0.1, 0.05
 
 
-def baseline_guard(m: Metrics, arm: str, what: str) -> Guard | None:
-    acc = m.get(f"{arm}/val/acc", math.nan)
-    if diverged(acc, chance=CHANCE, margin=MARGIN):
-        return invalid(f"{what} diverged or is at chance: val/acc {acc:.3f}")
-    return None
+def trained(m: Metrics, arm: str, what: str) -> Guard | None:
+    """INVALID when ``arm`` (``what``, for the reader) diverged or sits at chance."""
+    return baseline_guard(m, [arm], chance=CHANCE, margin=MARGIN)
 
 
 def real_more_coherent(m: Metrics) -> Verdict:
-    stop = baseline_guard(m, "true", "the true-label run")
+    stop = trained(m, "true", "the true-label run")
     real, rand = m.get("true/coherence/mean", math.nan), m.get("random/coherence/mean", math.nan)
     if stop is None and not (real > 0 and rand > 0):
         stop = invalid(f"alpha_m is not a positive number: true {real}, random {rand}")
@@ -51,7 +49,7 @@ def real_more_coherent(m: Metrics) -> Verdict:
 
 
 def m3_suppresses_memorisation(m: Metrics) -> Verdict:
-    stop = baseline_guard(m, "sgd", "plain SGD (the baseline)")
+    stop = trained(m, "sgd", "plain SGD (the baseline)")
     if stop is not None:
         return Verdict(stop.reason, guard=stop)
     memo_sgd, memo_m3 = m["sgd/memo/flipped_fit"], m["m3/memo/flipped_fit"]

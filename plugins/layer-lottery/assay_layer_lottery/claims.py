@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from assay import Claim, Metrics, Verdict
-from assay.claims import Guard, above, at_least, diverged, invalid
+from assay.claims import Guard, above, at_least, baseline_guard, invalid
 
 MAX_DROP_PTS = 1.0         # "within 1 point of the dense network"
 MIN_SPEEDUP = 1.5          # ">= 1.5x less training time"
@@ -29,10 +29,8 @@ CHANCE, MARGIN = 0.1, 0.05
 
 
 def trained(m: Metrics, arm: str, what: str) -> Guard | None:
-    acc = m.get(f"{arm}/val/acc", math.nan)
-    if diverged(acc, chance=CHANCE, margin=MARGIN):
-        return invalid(f"{what} diverged or is at chance: val/acc {acc:.3f}")
-    return None
+    """INVALID when ``arm`` (``what``, for the reader) diverged or sits at chance."""
+    return baseline_guard(m, [arm], chance=CHANCE, margin=MARGIN)
 
 
 def layer_ticket_wins(m: Metrics) -> Verdict:
