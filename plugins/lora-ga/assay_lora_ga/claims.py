@@ -14,7 +14,12 @@ import math
 
 from assay import Claim, Metrics, Verdict
 from assay.claims import (
-    Guard, at_most, best, diverged, grid_at_edge, invalid, not_established, sweep_trials,
+    Guard,
+    at_most,
+    baseline_guard,
+    best,
+    diverged,
+    edge_guard,
 )
 
 LOSS = "val/loss"
@@ -32,15 +37,10 @@ def guard(m: Metrics, baseline: str, *tuned: str) -> Guard | None:
     """INVALID when ``baseline`` never got below chance; NOT-ESTABLISHED when an arm in
     ``tuned`` has its best learning rate at its grid's smallest or largest value (an arm at
     chance at every rate has no optimum to locate, so the test skips it)."""
-    loss = best(m, baseline, LOSS)
-    if at_chance(loss):
-        return invalid(f"{baseline} (the baseline) at chance: best val/loss {loss:.3f} "
-                       f"(uniform over 5 digits: {CHANCE:.3f})")
-    edged = [a for a in tuned if not at_chance(best(m, a, LOSS))
-             and grid_at_edge(sweep_trials(m, a, LR, metric=LOSS))]
-    if edged:
-        return not_established(f"best lr at the grid's edge for {', '.join(edged)}")
-    return None
+    learned = [a for a in tuned if not at_chance(best(m, a, LOSS))]
+    return (baseline_guard(m, [baseline], metric=LOSS, prefix="best/", chance=CHANCE,
+                           margin=MARGIN, higher_is_better=False)
+            or edge_guard(m, learned, LR, metric=LOSS))
 
 
 def faster_than_lora(m: Metrics) -> Verdict:
