@@ -213,6 +213,20 @@ def test_a_second_driver_of_a_study_is_refused_naming_the_first(store, tmp_path)
         one.release()
 
 
+def test_drivers_in_one_process_share_one_database_storage(store, tmp_path):
+    """A law runs a sweep driver per search round, several at once. Each used to open its own
+    RDBStorage and so its own connection pool, which a team's PostgreSQL refused past
+    max_connections; one storage (one pool) per database URL per process bounds them."""
+    from assay._drive.sweep.journal import study_storage
+
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, where, _ = study_storage(store, "a", url)
+    second = study_storage(store, "b", url)[0]
+    assert first is second and where == url
+    other = study_storage(store, "a", f"sqlite:///{tmp_path / 'other.db'}")[0]
+    assert other is not first
+
+
 def test_sigterm_stops_an_inline_sweep_and_leaves_nothing_running(store):
     """The driver stops asking, marks the running trial preempted in Optuna (and enqueues it
     again) and in MLflow, ends its parent KILLED and raises Interrupted (exit 143)."""

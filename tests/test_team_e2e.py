@@ -9,6 +9,7 @@ Chromium the tests skip, unless ASSAY_REQUIRE_E2E=1 (CI), where they fail.
 """
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -35,6 +36,22 @@ LAW = {**EXP, "name": "team-law",
        "sweep": {"trials": 10, "sampler": "tpe", "space": SPACE},   # enough to bracket (law rules)
        "law": {"scale": {"model.width": [16, 24, 32]}, "tune": ["methods.optimizer.lr"],
                "seeds": [0]}}
+
+
+@functools.cache
+def _rdb(url: str):
+    """One Optuna storage per database for the test's own polling, without a pool: a new
+    storage per poll keeps a pool per poll open, and PostgreSQL refuses clients past 100."""
+    import optuna
+    from sqlalchemy.pool import NullPool
+
+    return optuna.storages.RDBStorage(url, engine_kwargs={"poolclass": NullPool})
+
+
+def _study(name: str, url: str):
+    import optuna
+
+    return optuna.load_study(study_name=name, storage=_rdb(url))
 
 
 def _missing(what: str) -> None:
@@ -206,7 +223,7 @@ def test_sweep_and_law_through_team_servers(postgres, mlflow_server, dask_cluste
     while proc.poll() is None and time.time() < deadline:
         if not killed:
             try:
-                study = optuna.load_study(study_name="team-sweep", storage=storage)
+                study = _study("team-sweep", storage)
                 done = [t for t in study.trials if t.state.is_finished()]
             except Exception:  # noqa: BLE001 - not created yet
                 done = []
@@ -220,7 +237,7 @@ def test_sweep_and_law_through_team_servers(postgres, mlflow_server, dask_cluste
     assert proc.returncode == 0, out
     assert killed, "the sweep ended before a worker could be killed"
 
-    study = optuna.load_study(study_name="team-sweep", storage=storage)
+    study = _study("team-sweep", storage)
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) >= 12, [t.state for t in study.trials]
     client = MlflowClient(mlflow_server)
@@ -318,7 +335,7 @@ def test_a_second_driver_of_a_shared_study_is_refused(postgres, mlflow_server, t
         (tmp_path / machine / "sweep.yaml").write_text(yaml.safe_dump(exp))
 
     def finished() -> int:
-        study = optuna.load_study(study_name="team-two-drivers", storage=storage)
+        study = _study("team-two-drivers", storage)
         return sum(t.state.is_finished() for t in study.trials)
 
     first = _assay("sweep", "sweep.yaml", *conn, cwd=tmp_path / "a")
@@ -337,7 +354,7 @@ def test_a_second_driver_of_a_shared_study_is_refused(postgres, mlflow_server, t
     assert "Traceback" not in out2
     assert first.returncode == 0, out1
 
-    study = optuna.load_study(study_name="team-two-drivers", storage=storage)
+    study = _study("team-two-drivers", storage)
     assert not [t for t in study.trials if t.user_attrs.get("assay_status") == "preempted"]
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     assert len(complete) == len(study.trials) == trials

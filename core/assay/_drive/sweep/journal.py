@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,15 @@ class _NoFlush:
         pass
 
 
+# One RDBStorage (one SQLAlchemy pool) per database URL per process. A law runs a new
+# sweep driver per search round, several at once; a storage each would keep a pool each
+# (up to 15 connections apiece, alive until garbage-collected), and a team's PostgreSQL
+# refuses clients past its max_connections (100 by default). Shared, a driver process holds
+# at most 8 connections however many rounds it runs. RDBStorage is thread-safe.
+_RDB: dict[str, Any] = {}
+_RDB_LOCK = threading.Lock()
+
+
 def study_storage(store: Store, name: str, url: str | None = None) -> tuple[Any, str, Any]:
     """(Optuna storage, where it is, flushable backend)."""
     import optuna
@@ -29,13 +39,20 @@ def study_storage(store: Store, name: str, url: str | None = None) -> tuple[Any,
     if url:
         if "://" not in url:
             raise UserError(f"study storage {url!r} is not a URL (e.g. postgresql://HOST/DB)")
-        try:
-            storage = optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-        except Exception as exc:
-            from assay._experiment.settings import redact
+        with _RDB_LOCK:
+            storage = _RDB.get(url)
+            if storage is None:
+                try:
+                    pool = {} if url.startswith("sqlite") else {"pool_size": 2,
+                                                                 "max_overflow": 6}
+                    storage = optuna.storages.RDBStorage(
+                        url, engine_kwargs={"pool_pre_ping": True, **pool})
+                except Exception as exc:
+                    from assay._experiment.settings import redact
 
-            raise UserError(f"cannot open the study storage {redact(url)}: "
-                            f"{type(exc).__name__}: {exc}") from None
+                    raise UserError(f"cannot open the study storage {redact(url)}: "
+                                    f"{type(exc).__name__}: {exc}") from None
+                _RDB[url] = storage
         return storage, url, _NoFlush()
     path = store.root / "optuna" / f"{name}.journal"
     path.parent.mkdir(parents=True, exist_ok=True)
