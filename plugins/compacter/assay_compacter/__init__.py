@@ -1,0 +1,21 @@
+"""Compacter: bottleneck adapters whose projections are parameterized hypercomplex
+multiplication (PHM) layers with shared slow and rank-one fast weights (Karimi Mahabadi et al.,
+2021), and the Houlsby bottleneck adapter they are compared with."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import BottleneckAdapter, Compacter
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [Compacter, BottleneckAdapter]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
