@@ -21,18 +21,43 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from assay.claims import Claim, Metrics, Verdict
-from assay.errors import UserError
-from assay.hookspecs import hookimpl
-from assay.kinds import (
-    Adapter, Backend, Config, Data, Dataset, DataSelection, Loss, Method, Model, Optimizer,
-    Paper, Parameterization, Pruning, RunContext, Schedule, Trainer,
-)
+from assay._version import API_VERSION, __version__
 
 if TYPE_CHECKING:
     from assay._run.context import NonFiniteLoss, RunResult
+    from assay.claims import Claim, Metrics, Verdict
+    from assay.errors import UserError
+    from assay.hookspecs import hookimpl
+    from assay.kinds import (
+        Adapter,
+        Backend,
+        Config,
+        Data,
+        DataSelection,
+        Dataset,
+        Loss,
+        Method,
+        Model,
+        Optimizer,
+        Paper,
+        Parameterization,
+        Pruning,
+        RunContext,
+        Schedule,
+        Trainer,
+    )
 
-from assay._version import API_VERSION, __version__
+# Public names are imported on first use, so ``import assay`` (and so ``assay --help`` and a
+# cached ``assay plugins``) costs neither pydantic's model building nor torch.
+_LAZY = {
+    **dict.fromkeys(("Adapter", "Backend", "Config", "Data", "Dataset", "DataSelection", "Loss",
+                     "Method", "Model", "Optimizer", "Paper", "Parameterization", "Pruning",
+                     "RunContext", "Schedule", "Trainer"), "assay.kinds"),
+    **dict.fromkeys(("Claim", "Metrics", "Verdict"), "assay.claims"),
+    "UserError": "assay.errors",
+    "hookimpl": "assay.hookspecs",
+    **dict.fromkeys(("RunResult", "NonFiniteLoss"), "assay._run.context"),
+}
 
 __all__ = [
     # components
@@ -49,12 +74,14 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # torch-backed names are imported on first use: ``import assay`` stays light
-    if name in ("RunResult", "NonFiniteLoss"):
-        from assay._run import context
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'assay' has no attribute {name!r}")
+    import importlib
 
-        return getattr(context, name)
-    raise AttributeError(f"module 'assay' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value          # looked up once
+    return value
 
 
 def load(path: Any, overrides: Any = (), plugins: Any = ()) -> Any:

@@ -20,36 +20,39 @@ def _store(args: argparse.Namespace):  # noqa: ANN202
 
 
 def _show_plugin_warnings(reg) -> None:  # noqa: ANN001
-    for name, err in reg.broken.items():
+    _warn_broken(reg.broken)
+
+
+def _warn_broken(broken: dict[str, str]) -> None:
+    for name, err in broken.items():
         console.print(Text(f"warning: plugin {name!r} is broken and was skipped: {err}",
                            style="yellow"), soft_wrap=True)
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
-    from assay._drive.run import _abs
-    from assay._plugins.registry import registry
+    """From the plugin cache (assay._plugins.cache): no plugin, torch or MLflow import when
+    nothing installed changed."""
+    from assay._plugins.cache import summary
+    from assay._plugins.sources import absolute_source
 
-    reg = registry(tuple(_abs(p, Path(".")) for p in args.plugin))
-    _show_plugin_warnings(reg)
-    for name, info in reg.plugins.items():
-        papers = sorted({str(reg.get(k, c).paper) for (k, c), owner in reg.owner.items()
-                         if owner == name and reg.get(k, c).paper})
-        head = Text(name, style="bold") + Text(f" {info.version}")
-        if info.source not in ("builtin", "entry-point"):
-            head += Text(f"  ({info.source})", style="dim")
+    found = summary(tuple(absolute_source(p, Path(".")) for p in args.plugin))
+    _warn_broken(found["broken"])
+    for plugin in found["plugins"]:
+        head = Text(plugin["name"], style="bold") + Text(f" {plugin['version']}")
+        if plugin["source"] not in ("builtin", "entry-point"):
+            head += Text(f"  ({plugin['source']})", style="dim")
         console.print(head)
-        for paper in papers:
+        for paper in plugin["papers"]:
             console.print(Text(f"  paper: {paper}", style="cyan"), soft_wrap=True)
         for kind in ("dataset", "model", "method", "backend"):
-            comps = sorted(c for (k, c), owner in reg.owner.items() if owner == name and k == kind)
+            comps = plugin["components"].get(kind, [])
             if comps:
-                label = ", ".join(c + (f" ({reg.get(kind, c).slot})" if kind == "method" else "")  # type: ignore[attr-defined]
-                                  for c in comps)
+                label = ", ".join(c + (f" ({slot})" if kind == "method" else "")
+                                  for c, slot in comps)
                 console.print(Text(f"  {kind}s: {label}"), soft_wrap=True)
-        claims = [c.id for c in reg.claims.values() if c.plugin == name]
-        if claims:
-            console.print(Text(f"  claims: {', '.join(claims)}"), soft_wrap=True)
-    for name, err in reg.broken.items():
+        if plugin["claims"]:
+            console.print(Text(f"  claims: {', '.join(plugin['claims'])}"), soft_wrap=True)
+    for name, err in found["broken"].items():
         console.print(Text(f"{name}", style="bold red") + Text(f" BROKEN: {err}", style="red"),
                       soft_wrap=True)
     return 0

@@ -23,7 +23,6 @@ from assay._cli.main import WORKERS_PER_CORE
 from assay._experiment import settings
 from assay._experiment.settings import Settings
 from assay.errors import UserError, did_you_mean
-from assay.spec import name_problem
 
 MAX_SEEDS = 1000
 
@@ -61,16 +60,10 @@ def _said(s: Settings, key: str, value: Any) -> str:
 
 
 def _counts(args: argparse.Namespace, s: Settings) -> None:
-    from assay._experiment.space import MAX_TIMEOUT_S, MAX_TRIALS
-
     trials = getattr(args, "trials", None)
-    if trials is not None and not 1 <= trials <= MAX_TRIALS:
-        raise UserError(f"--trials {trials}: give a number of trials from 1 to {MAX_TRIALS} "
-                        "(or leave it out to use the file's sweep.trials)")
     timeout = getattr(args, "timeout", None)
-    if timeout is not None and not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT_S):
-        raise UserError(f"--timeout {timeout:g}: give seconds above 0 and at most "
-                        f"{MAX_TIMEOUT_S} (a year), or leave it out for no time limit")
+    if trials is not None or timeout is not None:
+        _sweep_counts(trials, timeout)
     workers = getattr(args, "workers", None)
     if workers is not None:
         _workers(_said(s, "workers", workers), workers, getattr(args, "force", False))
@@ -80,6 +73,17 @@ def _counts(args: argparse.Namespace, s: Settings) -> None:
     port = getattr(args, "port", None)
     if port is not None and not 1 <= port <= 65535:
         raise UserError(f"--port {port}: give a port from 1 to 65535 (e.g. 5000)")
+
+
+def _sweep_counts(trials: int | None, timeout: float | None) -> None:
+    from assay._experiment.space import MAX_TIMEOUT_S, MAX_TRIALS  # only a sweep pays for it
+
+    if trials is not None and not 1 <= trials <= MAX_TRIALS:
+        raise UserError(f"--trials {trials}: give a number of trials from 1 to {MAX_TRIALS} "
+                        "(or leave it out to use the file's sweep.trials)")
+    if timeout is not None and not (math.isfinite(timeout) and 0 < timeout <= MAX_TIMEOUT_S):
+        raise UserError(f"--timeout {timeout:g}: give seconds above 0 and at most "
+                        f"{MAX_TIMEOUT_S} (a year), or leave it out for no time limit")
 
 
 def _workers(said: str, n: int, force: bool) -> None:
@@ -95,6 +99,8 @@ def _workers(said: str, n: int, force: bool) -> None:
 
 
 def _name(said: str, name: str) -> None:
+    from assay.spec import name_problem  # pydantic models: only when a name is given
+
     problem = name_problem(name)
     if problem:
         raise UserError(f"{said} {name!r}: {problem}")

@@ -8,7 +8,7 @@ from typing import Any
 
 from assay._drive.shutdown import StopSignals
 from assay._experiment.resolve import ExperimentSpec, RunSpec, build_run, load_yaml, parse_override
-from assay._plugins.registry import Registry, registry
+from assay._plugins.registry import Registry, absolute_source, registry
 from assay.errors import UserError
 
 
@@ -39,12 +39,7 @@ def load(path: str | Path | Mapping[str, Any], overrides: Sequence[str] | Mappin
     return Loaded(raw, ovr, reg, exp, run)
 
 
-def _abs(source: str, base: Path) -> str:
-    if source.endswith(".py"):
-        p = Path(source)
-        p = p if p.is_absolute() or p.exists() else base / p
-        return str(p.resolve())
-    return source
+_abs = absolute_source
 
 
 def run_once(loaded: Loaded, store: Any = None, *, rerun: bool = False,

@@ -25,6 +25,7 @@ from typing import Any
 import pluggy
 
 from assay import hookspecs
+from assay._plugins.sources import absolute_source  # noqa: F401 - re-exported
 from assay.errors import UserError, unknown_name
 from assay.kinds import SLOT_BASES, Component, Method
 

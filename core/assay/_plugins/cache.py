@@ -1,0 +1,184 @@
+"""What the installed plugins provide, answered without importing them when nothing changed.
+
+Loading every plugin imports torch (each one subclasses its modules), so ``assay plugins``
+took over a second to print a list that changes only when a plugin does. ``summary`` returns
+the same facts as a loaded registry (plugins, versions, papers, components, claims, broken
+plugins) from a JSON file in the user's cache folder (``$XDG_CACHE_HOME/assay``, else
+``~/.cache/assay``) while it is still valid:
+
+- the key names the interpreter, assay's version, the extra plugin sources, the autoload
+  switch and ``ASSAY_PLUGINS``;
+- the file records the installed distributions (every ``*.dist-info``/``*.egg-info``/``*.pth``
+  on ``sys.path``: a name and a version each, so an install, upgrade or removal shows), and
+  the modification times of every file and folder of the editable packages that provide
+  plugins (the core included) and of local plugin files. Editing a plugin's source, adding a
+  file, or reinstalling changes one of those, and the next call reloads and rewrites.
+
+``ASSAY_NO_CACHE=1`` bypasses the file (always load, never write). Anything odd about the
+file (unreadable, another format) is a miss, never an error.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+FORMAT = 1
+NO_CACHE_ENV = "ASSAY_NO_CACHE"
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "assay"
+
+
+def summary(extra: Sequence[str] = (), autoload: bool | None = None) -> dict[str, Any]:
+    """``{"plugins": [...], "broken": {...}}`` for these plugin sources (see the module doc)."""
+    if os.environ.get(NO_CACHE_ENV):
+        return _summarize(_load(extra, autoload))
+    path = cache_dir() / f"plugins-{_key(extra, autoload)}.json"
+    found = _read(path)
+    if found is not None:
+        return found["summary"]
+    dists = _distributions()
+    reg = _load(extra, autoload)
+    data = {"format": FORMAT, "distributions": dists, "watch": _watch(reg),
+            "summary": _summarize(reg)}
+    _write(path, data)
+    return data["summary"]
+
+
+def _load(extra: Sequence[str], autoload: bool | None) -> Any:
+    from assay._plugins.registry import registry
+
+    return registry(tuple(extra), autoload)
+
+
+def _summarize(reg: Any) -> dict[str, Any]:
+    """The registry as plain data, in the registry's own order."""
+    plugins = []
+    for name, info in reg.plugins.items():
+        mine = [(k, c) for (k, c), owner in reg.owner.items() if owner == name]
+        components: dict[str, list[list[str]]] = {}
+        for kind, comp in sorted(mine, key=lambda kc: kc[1]):
+            slot = getattr(reg.get(kind, comp), "slot", "") if kind == "method" else ""
+            components.setdefault(kind, []).append([comp, slot])
+        plugins.append({
+            "name": name, "version": info.version, "source": info.source,
+            "papers": sorted({str(reg.get(k, c).paper) for k, c in mine if reg.get(k, c).paper}),
+            "components": components,
+            "claims": [c.id for c in reg.claims.values() if c.plugin == name],
+        })
+    return {"plugins": plugins, "broken": dict(reg.broken)}
+
+
+# --- validity ---------------------------------------------------------------------------------
+
+def _key(extra: Sequence[str], autoload: bool | None) -> str:
+    from assay._version import __version__
+
+    env = os.environ.get("ASSAY_PLUGINS", "")
+    parts = [sys.executable, __version__, repr(tuple(extra)), repr(autoload),
+             os.environ.get("ASSAY_DISABLE_PLUGIN_AUTOLOAD", ""), env,
+             os.getcwd() if env else ""]              # relative ASSAY_PLUGINS entries
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+        if data.get("format") != FORMAT or data["distributions"] != _distributions():
+            return None
+        if any(_mtime(p) != t for p, t in data["watch"]):
+            return None
+        return data
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write(path: Path, data: dict[str, Any]) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        part = path.with_name(f"{path.name}.{os.getpid()}.part")
+        part.write_text(json.dumps(data))
+        os.replace(part, path)                      # atomic: readers never see half a file
+    except OSError:
+        pass                                        # no cache folder: just slower next time
+
+
+def _distributions() -> list[str]:
+    """Every distribution on ``sys.path`` as its metadata folder's name (name-version)."""
+    out = []
+    for entry in sys.path:
+        try:
+            names = os.listdir(entry or ".")
+        except OSError:
+            continue
+        out += [f"{entry}/{n}" for n in sorted(names)
+                if n.endswith((".dist-info", ".egg-info", ".pth"))]
+    return out
+
+
+def _mtime(path: str) -> int:
+    try:
+        return os.stat(path).st_mtime_ns
+    except OSError:
+        return -1
+
+
+def _watch(reg: Any) -> list[tuple[str, int]]:
+    """(path, mtime) of every source file and folder the loaded plugins came from, when they
+    are editable (not under site-packages, whose changes show in the distributions)."""
+    roots: set[Path] = set()
+    for info in reg.plugins.values():
+        module = info.module
+        if module is None:
+            continue
+        if info.source.endswith(".py"):
+            roots.add(Path(module.__file__))
+            continue
+        top = module.__name__.split(".")[0]
+        spec = importlib.util.find_spec(top)
+        for loc in (spec.submodule_search_locations or []) if spec else []:
+            roots.add(Path(loc))
+    roots |= _broken_roots(reg)
+    for source in reg.sources:
+        if source.endswith(".py"):
+            roots.add(Path(source))
+    return [(str(p), _mtime(str(p))) for root in sorted(roots) if not _installed(root)
+            for p in _files(root)]
+
+
+def _broken_roots(reg: Any) -> set[Path]:
+    """Where the broken entry-point plugins live: fixing one must show at once."""
+    import importlib.metadata as md
+
+    roots = set()
+    for ep in md.entry_points(group="assay"):
+        if ep.name in reg.broken and ep.name not in reg.plugins:
+            try:
+                spec = importlib.util.find_spec(ep.module.split(".")[0])
+            except (ImportError, ValueError):
+                continue
+            roots |= {Path(p) for p in (spec.submodule_search_locations or [])} if spec else set()
+    return roots
+
+
+def _installed(path: Path) -> bool:
+    return "site-packages" in path.parts or "dist-packages" in path.parts
+
+
+def _files(root: Path) -> Iterator[Path]:
+    if not root.is_dir():
+        yield root
+        return
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d != "__pycache__"]
+        yield Path(folder)
+        for f in files:
+            if f.endswith(".py"):
+                yield Path(folder) / f
