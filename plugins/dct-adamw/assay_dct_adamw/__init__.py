@@ -1,0 +1,20 @@
+"""DCT-AdamW: GaLore's low-rank Adam with projections chosen from a fixed DCT basis instead of
+an SVD (Modoranu et al., 2025)."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import DCTAdamW, ProjectionBench
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [DCTAdamW, ProjectionBench]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
