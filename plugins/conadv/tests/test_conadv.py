@@ -99,7 +99,8 @@ def test_vanilla_mode_is_plain_training():
 
 def test_lamb_matches_its_update_rule_by_hand():
     """pytorch_optimizer's LAMB: m, v without bias correction (a per-step scalar that the
-    trust ratio cancels), u = m / (sqrt(v) + eps), w <- w - lr * min(||w||, 10) / (||u|| + eps) u."""
+    trust ratio cancels), u = m / (sqrt(v) + eps),
+    w <- w - lr * min(||w||, 10) / (||u|| + eps) u."""
     lr, b1, b2, eps = 0.05, 0.9, 0.999, 1e-6
     w = torch.nn.Parameter(torch.tensor([[0.5, -1.0], [2.0, 0.3]]))
     opt = Lamb(LambConfig(lr=lr, beta1=b1, beta2=b2, eps=eps)).build([{"params": [w]}])
