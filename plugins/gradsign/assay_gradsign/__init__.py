@@ -1,0 +1,19 @@
+"""GradSign: a zero-cost proxy of trained accuracy from gradient signs (Zhang and Jia, 2022)."""
+from __future__ import annotations
+
+from typing import Any
+
+from assay import hookimpl
+
+from .claims import CLAIMS
+from .method import GradSignProbe
+
+
+@hookimpl
+def assay_register_methods() -> list[Any]:
+    return [GradSignProbe]
+
+
+@hookimpl
+def assay_register_claims() -> list[Any]:
+    return CLAIMS
