@@ -19,7 +19,8 @@ TINY = {
     "sweep": ["--trials", "2", "--workers", "0", "-o", "train.steps=10", "-o", "train.eval_every=5"],
     "law": None,            # covered by tests/test_law.py and `make demo`
     "verify": None,         # covered by tests/test_claims.py (smoke, slow)
-    "ui": None,             # covered by tests/test_run.py
+    "ui": None,             # covered by tests/test_run.py and tests/test_ui.py
+    "show": None,           # covered by tests/test_ui.py (slow)
 }
 
 

@@ -92,17 +92,95 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
-    store = _store(args)
+    """The MLflow UI on the store (a tracking server already serves its own), and the direct
+    URL of an experiment's runs table or a study's parent run (assay._record.links)."""
+    from assay._record import links
     from assay._record.tracking import open_store
 
-    open_store(store)
+    store = _store(args)
+    client = open_store(store)
+    base = links.ui_base(store, args.port)
+    serve = not store.tracking_uri.startswith(("http://", "https://"))
+    url = _ui_target(client, base, args.target) if args.target else base
+    if args.target:
+        console.print(url, soft_wrap=True)
+    else:
+        console.print(f"MLflow UI for {store.tracking_uri} at {base}", soft_wrap=True)
+        for exp in client.search_experiments(max_results=50):
+            console.print(f"  {exp.name}: {links.runs_url(base, exp.experiment_id)}",
+                          soft_wrap=True)
+    if serve and _up(base):
+        console.print(f"(a UI already answers at {base}: not starting another)")
+        serve = False
+    sys.stdout.flush()
+    if not serve:
+        return _open(url) if args.open else 0
     cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", store.tracking_uri,
            "--default-artifact-root", store.artifact_root, "--host", "127.0.0.1",
            "--port", str(args.port), "--workers", "1"]  # one user, fast start
-    console.print(f"MLflow UI for {store.tracking_uri} at http://127.0.0.1:{args.port}\n"
-                  "runs table of an experiment: choose \"Model training\" (top left), or open "
-                  f"http://127.0.0.1:{args.port}/#/experiments/<id>/runs")
-    return subprocess.call(cmd)
+    server = subprocess.Popen(cmd)
+    try:
+        if args.open and _answers(base, server):
+            _open(url)
+        return server.wait()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def _ui_target(client, base: str, name: str) -> str:  # noqa: ANN001
+    """An experiment's runs table, else the parent run of the newest study of that name."""
+    from assay._drive.show import find_parent, study_names
+    from assay._record import links
+    from assay.errors import UserError, did_you_mean
+
+    exp = client.get_experiment_by_name(name)
+    if exp is not None:
+        return links.runs_url(base, exp.experiment_id)
+    parent = find_parent(client, name)
+    if parent is not None:
+        return links.run_url(base, parent.info.experiment_id, parent.info.run_id)
+    exps = [e.name for e in client.search_experiments(max_results=1000)]
+    choices = list(dict.fromkeys(exps + study_names(client)))
+    raise UserError(f"no experiment or study named {name!r} in {client.tracking_uri}."
+                    f"{did_you_mean(name, choices)} Known: {', '.join(choices[:20]) or 'none'}")
+
+
+def _up(base: str) -> bool:
+    import urllib.request
+
+    try:
+        urllib.request.urlopen(base, timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def _answers(base: str, server: subprocess.Popen, timeout: float = 60.0) -> bool:
+    """Wait until the UI answers (False if the server exited first)."""
+    import time
+
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and server.poll() is None:
+        if _up(base):
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def _open(url: str) -> int:
+    import webbrowser
+
+    if not webbrowser.open(url):
+        console.print("no browser found here: open the URL above yourself")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from assay._drive.show import show
+
+    return show(args.study, _store(args), args.study_storage, args.top)
 
 
 def cmd_new(args: argparse.Namespace) -> int:

@@ -84,8 +84,22 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("schema", help="write JSON Schemas of the experiment file and components")
     p.add_argument("--out", default="schemas", help="output folder (default: schemas/)")
 
-    p = sub.add_parser("ui", help="MLflow UI on the local store, bound to 127.0.0.1")
+    p = sub.add_parser("ui", help="MLflow UI on the local store, bound to 127.0.0.1; with a "
+                       "name, the direct URL of that experiment's runs table or study's run")
+    p.add_argument("target", nargs="?", default=None, metavar="EXPERIMENT|STUDY",
+                   help="print (and serve) the URL of this experiment's runs table, or of "
+                        "this sweep or law study's parent run")
+    p.add_argument("--open", action="store_true", help="open the URL in a browser")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--tracking-uri", default=None)
+
+    p = sub.add_parser("show", help="a sweep's or law's study in the terminal: best trials, "
+                       "parameter importances, law fits, design diagnostics")
+    p.add_argument("study", metavar="STUDY", help="the study name (a sweep's --study, default "
+                   "its experiment's name; a law's experiment name)")
+    p.add_argument("--top", type=int, default=5, help="best trials shown (default 5)")
+    p.add_argument("--study-storage", default=None,
+                   help="Optuna storage URL of a study kept in a database")
     p.add_argument("--tracking-uri", default=None)
 
     p = sub.add_parser("new", help="scaffold a plugin: assay new plugin NAME")

@@ -308,3 +308,10 @@ def print_law(result: LawResult, loaded: Loaded, store: Store) -> None:
         console.print(f"[yellow]note[/]: {note}")
     console.print(f"plots and tables: {result.out_dir}\nMLflow parent run {result.parent_run_id} "
                   f"({result.wall_s:.0f}s) - browse: assay ui")
+    if result.fits and (result.out_dir / f"law_{_short(next(iter(result.fits)))}.png").exists():
+        from assay._record.links import plot_lines
+        from assay._record.tracking import open_store
+
+        plot = f"law/law_{_short(next(iter(result.fits)))}.png"   # the first law's fit
+        console.print(plot_lines(store, open_store(store), result.parent_run_id, plot),
+                      soft_wrap=True)

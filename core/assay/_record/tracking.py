@@ -21,8 +21,14 @@ from assay._record.tags import MLFLOW_STATUS, git_commit, reuse_tags, run_tags, 
 if TYPE_CHECKING:
     from assay._run.context import RunResult
 
-__all__ = ["MLFLOW_STATUS", "Create", "Handle", "Op", "Record", "Store", "Tracker",
-           "git_commit", "open_store", "reuse_tags", "run_tags"]
+__all__ = ["EXPERIMENT_KIND", "MLFLOW_STATUS", "TRAINING_KIND", "Create", "Handle", "Op",
+           "Record", "Store", "Tracker", "git_commit", "open_store", "reuse_tags", "run_tags"]
+
+
+# MLflow 3's UI opens an experiment by this tag (mlflow/server/js: ExperimentKind): without it,
+# it infers one and, by default, shows the GenAI view, with the runs table a click away.
+EXPERIMENT_KIND = "mlflow.experimentKind"
+TRAINING_KIND = {EXPERIMENT_KIND: "custom_model_development"}
 
 
 class Tracker:
@@ -52,8 +58,13 @@ class Tracker:
                 exp = self.client.get_experiment_by_name(name)
                 if exp is None:
                     art = f"{self.store.artifact_root}/{name}" if self.store.is_sqlite else None
-                    exp_id = self.client.create_experiment(name, artifact_location=art)
+                    exp_id = self.client.create_experiment(name, artifact_location=art,
+                                                           tags=TRAINING_KIND)
                     exp = self.client.get_experiment(exp_id)
+                elif exp.tags.get(EXPERIMENT_KIND) != TRAINING_KIND[EXPERIMENT_KIND]:
+                    # made before assay tagged experiments: tagged at its next write
+                    self.client.set_experiment_tag(exp.experiment_id, EXPERIMENT_KIND,
+                                                   TRAINING_KIND[EXPERIMENT_KIND])
             self._experiments[name] = exp.experiment_id
             self._artifacts[exp.experiment_id] = exp.artifact_location
         return self._experiments[name]

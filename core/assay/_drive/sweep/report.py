@@ -110,6 +110,24 @@ def print_summary(result: SweepResult, loaded: Loaded, store: Store, top: int = 
     console.print(f"parent run {result.parent_run_id} at {store.tracking_uri}\n"
                   f"Optuna study: optuna.load_study(study_name={result.study_name!r}, {where})"
                   "\nbrowse: assay ui")
+    plot = main_plot(store, result.parent_run_id)
+    if plot:
+        console.print(plot, soft_wrap=True)
+
+
+MAIN_PLOTS = ("sweep/optimization_history.png", "sweep/pareto_front.png")
+
+
+def main_plot(store: Store, run_id: str) -> str:
+    """Where the sweep's main plot is and the URL that shows it ('' when it was not drawn:
+    no trial finished, or a signal stopped the sweep before the plots)."""
+    from assay._record.links import plot_lines
+    from assay._record.tracking import open_store
+
+    client = open_store(store)
+    drawn = {a.path for a in client.list_artifacts(run_id, "sweep")}
+    found = next((p for p in MAIN_PLOTS if p in drawn), None)
+    return plot_lines(store, client, run_id, found) if found else ""
 
 
 def print_failures(result: SweepResult) -> None:
