@@ -41,11 +41,17 @@ def test_help_imports_nothing_heavy(tmp_path):
     assert heavy == []
 
 
+# Installed plugins are left out where a test needs the cache to stay valid between calls:
+# in a shared checkout other people's plugin edits rightly invalidate it. The core's own
+# components still load through the registry (and import torch) on a miss.
+STABLE = {"ASSAY_DISABLE_PLUGIN_AUTOLOAD": "1"}
+
+
 def test_cached_plugins_match_the_loaded_ones_without_torch_or_mlflow(tmp_path):
-    loaded, heavy_loaded = _assay(["plugins"], tmp_path)         # a miss: loads every plugin
-    assert "torch" in heavy_loaded                                 # (the probe does see torch)
+    loaded, heavy_loaded = _assay(["plugins"], tmp_path, **STABLE)   # a miss: loads them
+    assert "torch" in heavy_loaded and "builtin" in loaded           # (the probe sees torch)
     assert list((tmp_path / "assay").glob("plugins-*.json"))
-    cached, heavy = _assay(["plugins"], tmp_path)
+    cached, heavy = _assay(["plugins"], tmp_path, **STABLE)
     assert heavy == []
     assert cached == loaded
 
@@ -116,3 +122,44 @@ def test_an_edit_to_a_local_plugin_file_invalidates_the_cache(tmp_path):
     plugin.write_text(body.format(name="local-after"))
     edited, _ = _assay(["plugins", "--plugin", str(plugin)], tmp_path / "cache", **env)
     assert "local-after" in edited
+
+
+QUICK = str(Path(__file__).resolve().parents[1] / "examples" / "quickstart.yaml")
+TINY = ["-o", "train.steps=10", "-o", "train.eval_every=5"]
+
+
+@pytest.mark.slow
+def test_a_finished_run_is_answered_without_torch_and_says_the_same(tmp_path):
+    env = {"ASSAY_HOME": str(tmp_path / "runs"), **STABLE}
+    trained, _ = _assay(["run", QUICK, *TINY], tmp_path / "cache", **env)
+    assert "finished" in trained
+    full, heavy_full = _assay(["run", QUICK, *TINY], tmp_path / "cache", ASSAY_NO_CACHE="1",
+                              **env)
+    assert "already finished" in full and "torch" in heavy_full
+    fast, heavy = _assay(["run", QUICK, *TINY], tmp_path / "cache", **env)
+    assert heavy == []
+    assert fast == full
+    other, heavy_other = _assay(["run", QUICK, *TINY, "-o", "train.steps=11"],
+                                tmp_path / "cache", **env)
+    assert "already finished" not in other and "torch" in heavy_other
+
+
+def test_the_sql_lookup_agrees_with_mlflows_search(tmp_path):
+    from assay._record.index import finished_run_sql
+    from assay._record.tracking import Store, Tracker
+
+    store = Store.resolve(str(tmp_path / "runs"))
+    tracker = Tracker(store)
+    first = tracker.start_run("e", "a", {"assay.run_key": "k1", "assay.status": "finished"})
+    tracker.client.log_metric(first, "val/loss", 0.5)
+    tracker.client.log_metric(first, "val/loss", 0.25, step=1)
+    again = tracker.start_run("e", "b", {"assay.run_key": "k1", "assay.status": "finished"})
+    tracker.start_run("e", "c", {"assay.run_key": "k2", "assay.status": "reused"})
+    db = store.tracking_uri.removeprefix("sqlite:///")
+    want = tracker.finished_keys(["k1"])["k1"]
+    assert finished_run_sql(db, "k1") == want
+    assert want["run_id"] == first and want["metrics"] == {"val/loss": 0.25}
+    assert finished_run_sql(db, "k2") is None                 # a reused run never answers
+    tracker.client.delete_run(first)
+    assert finished_run_sql(db, "k1")["run_id"] == again == \
+        tracker.finished_keys(["k1"])["k1"]["run_id"]

@@ -59,28 +59,50 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from assay._drive.known_run import remember
     from assay._drive.run import load, run_once
 
     loaded = load(args.experiment, args.override, args.plugin)
     _show_plugin_warnings(loaded.registry)
     store = _store(args)
-    console.print(f"run [bold]{loaded.run.key}[/]: {loaded.run.model['name']} on "
-                  f"{loaded.run.dataset['name']}, {loaded.run.train.steps} steps")
+    run = loaded.run
+    _print_run_header(run.key, run.model["name"], run.dataset["name"], run.train.steps)
     run_id, result, reused = run_once(loaded, store, rerun=args.rerun)
+    if reused or result.status == "finished":
+        remember(args, loaded)              # the next `assay run` of it answers at once
     if reused:
-        console.print(f"already finished (same run key): MLflow run {run_id}; "
-                      "pass --rerun to train again")
-        metrics = result
-    else:
-        metrics = result.metrics
-        style = {"finished": "green", "pruned": "yellow", "failed": "red"}[result.status]
-        console.print(Text(f"{result.status}", style=style) +
-                      Text(f" {result.error}" if result.error else ""))
+        _print_reused(run_id, result, store)
+        return 0
+    style = {"finished": "green", "pruned": "yellow", "failed": "red"}[result.status]
+    console.print(Text(f"{result.status}", style=style) +
+                  Text(f" {result.error}" if result.error else ""))
+    _print_metrics(result.metrics, run_id, store)
+    return 0 if result.status != "failed" else 1
+
+
+def known_run(found: dict) -> int:
+    """``assay run`` of a finished run, from assay._drive.known_run: the same lines."""
+    _warn_broken(found["broken"])
+    _print_run_header(found["key"], found["model"], found["dataset"], found["steps"])
+    _print_reused(found["run_id"], found["metrics"], found["store"])
+    return 0
+
+
+def _print_run_header(key: str, model: str, dataset: str, steps: int) -> None:
+    console.print(f"run [bold]{key}[/]: {model} on {dataset}, {steps} steps")
+
+
+def _print_reused(run_id: str, metrics: dict, store) -> None:  # noqa: ANN001
+    console.print(f"already finished (same run key): MLflow run {run_id}; "
+                  "pass --rerun to train again")
+    _print_metrics(metrics, run_id, store)
+
+
+def _print_metrics(metrics: dict, run_id: str, store) -> None:  # noqa: ANN001
     shown = {k: v for k, v in metrics.items() if "/" in k and not k.startswith("cost/")}
     console.print("  " + "  ".join(f"{k}={v:.4g}" for k, v in sorted(shown.items())))
     console.print(f"recorded in MLflow run {run_id} at {store.tracking_uri}\n"
                   "browse: assay ui")
-    return 0 if reused or result.status != "failed" else 1
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

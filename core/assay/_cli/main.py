@@ -127,7 +127,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from assay._cli import commands, preflight
         from assay._experiment import settings
 
-        preflight.check(args, settings.apply(args))     # bad input: refused before any work
+        s = settings.apply(args)
+        if args.command == "run":           # a finished run: answered without the plugins
+            from assay._drive.known_run import lookup
+
+            found = lookup(args)
+            if found is not None:
+                return commands.known_run(found)
+        preflight.check(args, s)                        # bad input: refused before any work
         return int(getattr(commands, f"cmd_{args.command}")(args) or 0)
     except UserError as exc:
         _err(str(exc))

@@ -44,11 +44,11 @@ def summary(extra: Sequence[str] = (), autoload: bool | None = None) -> dict[str
     found = _read(path)
     if found is not None:
         return found["summary"]
-    dists = _distributions()
+    dists = distributions()
     reg = _load(extra, autoload)
-    data = {"format": FORMAT, "distributions": dists, "watch": _watch(reg),
+    data = {"format": FORMAT, "distributions": dists, "watch": watch(reg),
             "summary": _summarize(reg)}
-    _write(path, data)
+    write(path, data)
     return data["summary"]
 
 
@@ -91,16 +91,18 @@ def _key(extra: Sequence[str], autoload: bool | None) -> str:
 def _read(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text())
-        if data.get("format") != FORMAT or data["distributions"] != _distributions():
-            return None
-        if any(_mtime(p) != t for p, t in data["watch"]):
-            return None
-        return data
+        return data if data.get("format") == FORMAT and unchanged(data) else None
     except (OSError, ValueError, KeyError, TypeError):
         return None
 
 
-def _write(path: Path, data: dict[str, Any]) -> None:
+def unchanged(data: dict[str, Any]) -> bool:
+    """The installed distributions and the watched plugin files are as ``data`` recorded."""
+    return (data["distributions"] == distributions()
+            and all(_mtime(p) == t for p, t in data["watch"]))
+
+
+def write(path: Path, data: dict[str, Any]) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         part = path.with_name(f"{path.name}.{os.getpid()}.part")
@@ -110,7 +112,7 @@ def _write(path: Path, data: dict[str, Any]) -> None:
         pass                                        # no cache folder: just slower next time
 
 
-def _distributions() -> list[str]:
+def distributions() -> list[str]:
     """Every distribution on ``sys.path`` as its metadata folder's name (name-version)."""
     out = []
     for entry in sys.path:
@@ -130,7 +132,7 @@ def _mtime(path: str) -> int:
         return -1
 
 
-def _watch(reg: Any) -> list[tuple[str, int]]:
+def watch(reg: Any) -> list[tuple[str, int]]:
     """(path, mtime) of every source file and folder the loaded plugins came from, when they
     are editable (not under site-packages, whose changes show in the distributions)."""
     roots: set[Path] = set()

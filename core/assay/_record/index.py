@@ -29,3 +29,35 @@ def finished_keys(client: Any, keys: Sequence[str] | None = None) -> dict[str, d
         if not token:
             break
     return out
+
+
+def finished_run_sql(db: str, key: str) -> dict[str, Any] | None:
+    """``finished_keys(client, [key])[key]`` read straight from an embedded sqlite store,
+    without importing MLflow (~1 s): for ``assay run`` of a run that already finished. The
+    same rows MLflow's search returns: active runs of active experiments tagged finished
+    with this key; with several, the oldest, as ``finished_keys`` keeps; metrics are the
+    latest values. None when there is none (or the file is not such a store)."""
+    import sqlite3
+    from pathlib import Path
+
+    if not Path(db).is_file():
+        return None
+    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        row = con.execute(
+            "SELECT r.run_uuid, r.experiment_id FROM runs r "
+            "JOIN experiments e ON e.experiment_id = r.experiment_id "
+            "JOIN tags s ON s.run_uuid = r.run_uuid AND s.key = 'assay.status' "
+            "AND s.value = 'finished' "
+            "JOIN tags k ON k.run_uuid = r.run_uuid AND k.key = 'assay.run_key' AND k.value = ? "
+            "WHERE r.lifecycle_stage = 'active' AND e.lifecycle_stage = 'active' "
+            "ORDER BY r.start_time ASC LIMIT 1", (key,)).fetchone()
+        if row is None:
+            return None
+        metrics = {k: float("nan") if nan else float(v) for k, v, nan in con.execute(
+            "SELECT key, value, is_nan FROM latest_metrics WHERE run_uuid = ?", (row[0],))}
+    except sqlite3.Error:
+        return None
+    finally:
+        con.close()
+    return {"run_id": row[0], "experiment_id": str(row[1]), "metrics": metrics}
