@@ -208,6 +208,9 @@ def test_stale_lists_rows_whose_plugin_or_run_path_changed(repo):
     assert _stale(repo, path) == []                       # current: prints nothing
     for rel in ("core/assay/_drive/law.py", "core/assay/_cli/main.py", "README.md"):
         (repo / rel).write_text("x = 2\n")                # outside every run path
+    (repo / "plugins/a/README.md").write_text("verdict: PASS\n")     # a plugin's prose and
+    (repo / "plugins/a/tests").mkdir()                               # tests cannot change
+    (repo / "plugins/a/tests/test_a.py").write_text("x = 2\n")       # its numbers
     assert _stale(repo, path) == []
     (repo / "plugins/a/assay_a/claims.py").write_text("x = 2\n")      # uncommitted
     out = _stale(repo, path)

@@ -79,7 +79,13 @@ def changed_since(repo: Path, commit: str, paths: Iterable[Path]) -> list[str] |
         return []
     diff = _git(repo, "diff", "--name-only", commit, "--", *inside) or ""
     new = _git(repo, "ls-files", "--others", "--exclude-standard", "--", *inside) or ""
-    return sorted({*diff.split(), *new.split()})
+    return sorted(f for f in {*diff.split(), *new.split()} if _can_change_numbers(f))
+
+
+def _can_change_numbers(name: str) -> bool:
+    """Whether a changed file can change a claim's numbers. A plugin's prose (Markdown) and its
+    tests cannot: editing a README to report a verdict must not make that verdict stale."""
+    return not name.endswith(".md") and "/tests/" not in f"/{name}"
 
 
 def _within(path: Path, repo: Path) -> bool:
