@@ -153,7 +153,9 @@ class ConvexReLU(Trainer):
         v, w, value = solve_convex(z, y.reshape(-1).double().numpy(), d, c.beta, c.solver)
         solve_s = time.process_time() - start
         u, alpha = neurons(v, w)
-        load_neurons(ctx.model, u, alpha)
+        # loading the solution is this trainer's one step: the other methods' hooks (e.g. a
+        # pruning mask) run around it, as around any gradient step
+        ctx.hooked_step(lambda: load_neurons(ctx.model, u, alpha), 1)
         j = self.report(ctx, x, y, 0)
         active = int((np.abs(alpha) > c.active_tol * np.abs(alpha).max()).sum()) if len(
             alpha) else 0
