@@ -236,3 +236,53 @@ def test_baseline_and_edge_guards():
     edge = {**grid, **{f"a/trials/{i}/val/loss": v for i, v in enumerate((3, 2, 1))}}
     assert edge_guard(interior, ["a"], "lr") is None
     assert edge_guard(edge, ["a"], "lr").kind == "NOT-ESTABLISHED"
+
+
+def _sweep(arm, lrs, accs, **extra):
+    """Metrics of a sweep arm in the ``<arm>/trials/<n>/<key>`` layout."""
+    m = {}
+    for i, (lr, acc) in enumerate(zip(lrs, accs)):
+        m |= {f"{arm}/trials/{i}/lr": lr, f"{arm}/trials/{i}/val/acc": acc,
+              **{f"{arm}/trials/{i}/{k}": v for k, v in extra.items()}}
+    return m
+
+
+def test_edge_guard_reads_the_metric_in_its_direction():
+    from assay.claims import edge_guard
+
+    peak_inside = _sweep("a", (1e-3, 1e-2, 1e-1), (0.5, 0.9, 0.4))    # accuracy: higher wins
+    assert edge_guard(peak_inside, ["a"], "lr", metric="val/acc", higher_is_better=True) is None
+    # read as a loss, the same numbers put the optimum at the top edge (0.4 is "lowest")
+    assert edge_guard(peak_inside, ["a"], "lr", metric="val/acc").kind == "NOT-ESTABLISHED"
+
+
+def test_sweep_guard_checks_trials_then_baselines_then_edges():
+    from assay.claims import sweep_guard
+
+    lrs = (1e-3, 1e-2, 1e-1)
+    good, chance, edged = (0.5, 0.9, 0.4), (0.19, 0.21, 0.2), (0.5, 0.6, 0.9)
+    kw = {"metric": "val/acc", "chance": 0.2, "margin": 0.02}
+    ok = _sweep("new", lrs, good) | _sweep("base", lrs, good)
+    assert sweep_guard(ok, ["new", "base"], "lr", baselines=["base"], **kw) is None
+    at_chance = _sweep("new", lrs, good) | _sweep("base", lrs, chance)
+    g = sweep_guard(at_chance, ["new", "base"], "lr", baselines=["base"], **kw)
+    assert g.kind == "INVALID" and "base" in g.reason and "0.210" in g.reason
+    # an arm at chance that is not a baseline is a result, not a broken comparison
+    assert sweep_guard(at_chance, ["base", "new"], "lr", baselines=["new"], **kw) is None
+    nan = _sweep("new", lrs, (float("nan"),) * 3) | _sweep("base", lrs, good)
+    g = sweep_guard(nan, ["new", "base"], "lr", baselines=["base"], **kw)
+    assert g.kind == "INVALID" and g.reason.startswith("new: no trial")
+    edge = _sweep("new", lrs, edged) | _sweep("base", lrs, good)
+    g = sweep_guard(edge, ["new", "base"], "lr", baselines=["base"], **kw)
+    assert g.kind == "NOT-ESTABLISHED" and "new" in g.reason and "base" not in g.reason
+
+
+def test_trial_constant_reads_a_number_every_trial_shares():
+    import math
+
+    from assay.claims import trial_constant
+
+    m = _sweep("a", (1e-3, 1e-2), (0.5, 0.6), **{"cost/trainable_params": 1234.0})
+    assert trial_constant(m, "a", "cost/trainable_params") == 1234.0
+    assert math.isnan(trial_constant(m, "a", "adapter/params"))
+    assert math.isnan(trial_constant(m, "b", "cost/trainable_params"))

@@ -80,7 +80,10 @@ __all__ = [
     "grid_optimum",
     "invalid",
     "not_established",
+    "sweep_guard",
+    "sweep_trials",
     "t_interval",
+    "trial_constant",
     "trials",
     "vacuous",
 ]
@@ -395,10 +398,39 @@ def baseline_guard(m: Metrics, arms: Sequence[str], *, metric: str = "val/acc",
 
 
 def edge_guard(m: Metrics, arms: Sequence[str], param: str, *,
-               metric: str = "val/loss") -> Guard | None:
+               metric: str = "val/loss", higher_is_better: bool = False) -> Guard | None:
     """NOT-ESTABLISHED when a sweep arm's best ``param`` is the smallest or largest value it
-    tried (by ``metric``): the tuned optimum is a bound, not a measurement."""
-    edged = [a for a in arms if grid_at_edge(sweep_trials(m, a, param, metric=metric))]
+    tried (by ``metric``, lowest best unless ``higher_is_better``): the tuned optimum is a
+    bound, not a measurement."""
+    sign = -1.0 if higher_is_better else 1.0
+    edged = [a for a in arms if grid_at_edge(
+        [(*ps, sign * v) for *ps, v in sweep_trials(m, a, param, metric=metric)])]
     if edged:
         return not_established(f"best {param} at the grid's edge for {', '.join(edged)}")
     return None
+
+
+def sweep_guard(m: Metrics, arms: Sequence[str], param: str, *, metric: str = "val/acc",
+                higher_is_better: bool = True, baselines: Sequence[str] = (),
+                chance: float | None = None, margin: float = 0.0) -> Guard | None:
+    """The guards of a claim that compares tuned sweep arms (``param``, e.g. the learning
+    rate, swept in each): INVALID when an arm has no trial with a finite ``metric``, or when
+    a baseline's best trial is no better than ``chance`` (``diverged``); otherwise
+    NOT-ESTABLISHED when an arm's best ``param`` is at its grid's edge (``edge_guard``).
+    Arms are checked in order, and the first INVALID reason is the one reported."""
+    for arm in arms:
+        values = [t[-1] for t in sweep_trials(m, arm, param, metric=metric)]
+        if not values:
+            return invalid(f"{arm}: no trial finished with a finite {metric}")
+        top = max(values) if higher_is_better else min(values)
+        if arm in baselines and diverged(top, chance=chance, margin=margin,
+                                         higher_is_better=higher_is_better):
+            return invalid(f"{arm} (the baseline) never left chance: best {metric} {top:.3f}")
+    return edge_guard(m, arms, param, metric=metric, higher_is_better=higher_is_better)
+
+
+def trial_constant(m: Metrics, arm: str, key: str) -> float:
+    """A number every trial of sweep arm ``arm`` shares, such as a parameter count
+    (``cost/trainable_params``): the first trial's, NaN when no trial reports it."""
+    values = [t[key] for t in trials(m, arm) if key in t]
+    return values[0] if values else math.nan

@@ -11,22 +11,17 @@ arm's best rate is the grid's smallest or largest value.
 """
 from __future__ import annotations
 
-import math
-
 from assay import Claim, Metrics, Verdict
 from assay.claims import (
     Guard,
     at_least,
     best,
-    diverged,
-    grid_at_edge,
-    invalid,
-    not_established,
-    sweep_trials,
-    trials,
+    sweep_guard,
+    trial_constant,
 )
 
 LR, ACC = "methods.optimizer.lr", "val/acc"
+PARAMS = "adapter/params"  # the same in every trial of an arm
 MATCH_ADAPTER_PTS = -1.0       # within 1 point of the Houlsby adapter (or above)
 MATCH_FULL_PTS = -2.0          # within 2 points of full fine-tuning (or above)
 MIN_PARAM_RATIO = 5.0          # at most 1/5 of the adapter's parameters
@@ -36,24 +31,8 @@ CHANCE, MARGIN = 0.2, 0.02     # a uniform guess among the five new digits
 def guard(m: Metrics, reference: str, *arms: str) -> Guard | None:
     """INVALID when an arm has no finite trial or ``reference`` never beat chance;
     NOT-ESTABLISHED when an arm's best rate is at the grid's edge."""
-    for arm in arms:
-        accs = [a for (_, a) in sweep_trials(m, arm, LR, metric=ACC)]
-        if not accs:
-            return invalid(f"{arm}: no trial finished with a finite val/acc")
-        if arm == reference and diverged(max(accs), chance=CHANCE, margin=MARGIN):
-            return invalid(f"{arm} (the reference) never left chance: best val/acc "
-                           f"{max(accs):.3f}")
-    edged = [a for a in arms
-             if grid_at_edge([(lr, -acc) for lr, acc in sweep_trials(m, a, LR, metric=ACC)])]
-    if edged:
-        return not_established(f"best lr at the grid's edge for {', '.join(edged)}")
-    return None
-
-
-def adapter_params(m: Metrics, arm: str) -> float:
-    """The numbers the arm's adapters train (the same in every trial; readout excluded)."""
-    counts = [t["adapter/params"] for t in trials(m, arm) if "adapter/params" in t]
-    return counts[0] if counts else math.nan
+    return sweep_guard(m, arms, LR, metric=ACC, baselines=(reference,), chance=CHANCE,
+                       margin=MARGIN)
 
 
 def matches_adapter(m: Metrics) -> Verdict:
@@ -61,7 +40,7 @@ def matches_adapter(m: Metrics) -> Verdict:
     if stop is not None and stop.kind == "INVALID":
         return Verdict(stop.reason, guard=stop)
     gap = 100 * (best(m, "compacter", ACC) - best(m, "adapter", ACC))
-    ratio = adapter_params(m, "adapter") / adapter_params(m, "compacter")
+    ratio = trial_constant(m, "adapter", PARAMS) / trial_constant(m, "compacter", PARAMS)
     return Verdict(f"val/acc compacter - adapter = {gap:+.2f} pts (paper: >= "
                    f"{MATCH_ADAPTER_PTS}) with {ratio:.1f}x fewer adapter parameters "
                    f"(>= {MIN_PARAM_RATIO:g})",

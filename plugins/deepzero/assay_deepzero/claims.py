@@ -8,46 +8,23 @@ Each check reports its effect per seed; the verdict comes from the t-interval ov
 (``assay.claims.decide``; 3 seeds, up to 5 while INCONCLUSIVE). Guards take precedence: the
 arm a claim measures against at chance makes the comparison INVALID, and a best learning rate
 at the edge of its grid makes it a bound (NOT-ESTABLISHED; an arm at chance at every rate has
-no optimum to locate, so the edge test skips it).
+no optimum to locate, so the edge test skips it). The guards are zo-bench's (chance 0.1,
+margin 0.05), applied to deepzero's arms.
 """
 from __future__ import annotations
 
 from assay import Claim, Metrics, Verdict
 from assay.claims import (
-    Guard,
     at_least,
     at_most,
     best,
-    diverged,
-    grid_at_edge,
-    invalid,
-    not_established,
-    sweep_trials,
 )
+from assay_zo_bench.claims import guard  # the same guards, over deepzero's arms
 
 ACC = "val/acc"
 LR = {"fo": "methods.optimizer.lr", "cge": "methods.trainer.lr", "rge": "methods.trainer.lr"}
 NEAR_FO_PTS = 5.0        # CGE within 5 accuracy points of first-order SGD
 RGE_BEHIND_PTS = 10.0    # RGE at least 10 points below CGE at equal forward passes
-CHANCE, MARGIN = 0.1, 0.05
-
-
-def at_chance(acc: float) -> bool:
-    """Not finite, or no better than chance (within the margin)."""
-    return diverged(acc, chance=CHANCE, margin=MARGIN)
-
-
-def guard(m: Metrics, reference: str, *tuned: str) -> Guard | None:
-    """INVALID when ``reference`` never left chance; NOT-ESTABLISHED when an arm of ``tuned``
-    (not at chance) has its best rate at the grid's smallest or largest value."""
-    acc = best(m, reference, ACC)
-    if at_chance(acc):
-        return invalid(f"{reference} (the reference) at chance: best val/acc {acc:.3f}")
-    edged = [a for a in tuned if not at_chance(best(m, a, ACC)) and grid_at_edge(
-        [(lr, -acc) for lr, acc in sweep_trials(m, a, LR[a], metric=ACC)])]
-    if edged:
-        return not_established(f"best lr at the grid's edge for {', '.join(edged)}")
-    return None
 
 
 def cge_near_first_order(m: Metrics) -> Verdict:
@@ -55,7 +32,7 @@ def cge_near_first_order(m: Metrics) -> Verdict:
     gap = 100 * (fo - cge)
     return Verdict(f"val/acc fo-sgd {fo:.3f} - cge {cge:.3f} = {gap:.2f} pts (paper: <= "
                    f"{NEAR_FO_PTS})", [at_most("acc_gap_pts", gap, NEAR_FO_PTS)],
-                   guard=guard(m, "fo", "fo", "cge"), numbers={"acc_gap_pts": gap})
+                   guard=guard(m, "fo", "fo", "cge", rates=LR), numbers={"acc_gap_pts": gap})
 
 
 def rge_trails_cge(m: Metrics) -> Verdict:
@@ -64,7 +41,7 @@ def rge_trails_cge(m: Metrics) -> Verdict:
     return Verdict(f"val/acc cge {cge:.3f} - rge {rge:.3f} = {gain:.2f} pts at equal forward "
                    f"passes (paper: >= {RGE_BEHIND_PTS})",
                    [at_least("acc_gain_pts", gain, RGE_BEHIND_PTS)],
-                   guard=guard(m, "cge", "cge", "rge"), numbers={"acc_gain_pts": gain})
+                   guard=guard(m, "cge", "cge", "rge", rates=LR), numbers={"acc_gain_pts": gain})
 
 
 CGE = "configs/cge_digits.yaml"

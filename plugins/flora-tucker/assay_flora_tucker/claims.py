@@ -12,23 +12,18 @@ the grid's smallest or largest value.
 """
 from __future__ import annotations
 
-import math
-
 from assay import Claim, Metrics, Verdict
 from assay.claims import (
     Guard,
     at_least,
     at_most,
     best,
-    diverged,
-    grid_at_edge,
-    invalid,
-    not_established,
-    sweep_trials,
-    trials,
+    sweep_guard,
+    trial_constant,
 )
 
 LR, ACC = "methods.optimizer.lr", "val/acc"
+PARAMS = "adapter/params"  # the same in every trial of an arm
 GAIN_PTS = 0.5                 # FLoRA at least 0.5 points above LoRA on the reshaped kernel
 MAX_PARAM_RATIO = 1.0          # at no more trainable adapter numbers than LoRA
 CHANCE, MARGIN = 0.2, 0.02     # a uniform guess among the five new digits
@@ -37,24 +32,8 @@ CHANCE, MARGIN = 0.2, 0.02     # a uniform guess among the five new digits
 def guard(m: Metrics) -> Guard | None:
     """INVALID when an arm has no finite trial or LoRA (the baseline) never beat chance;
     NOT-ESTABLISHED when an arm's best rate is at the grid's edge."""
-    for arm in ("flora", "lora"):
-        accs = [a for (_, a) in sweep_trials(m, arm, LR, metric=ACC)]
-        if not accs:
-            return invalid(f"{arm}: no trial finished with a finite val/acc")
-        if arm == "lora" and diverged(max(accs), chance=CHANCE, margin=MARGIN):
-            return invalid(f"lora (the baseline) never left chance: best val/acc "
-                           f"{max(accs):.3f}")
-    edged = [a for a in ("flora", "lora")
-             if grid_at_edge([(lr, -acc) for lr, acc in sweep_trials(m, a, LR, metric=ACC)])]
-    if edged:
-        return not_established(f"best lr at the grid's edge for {', '.join(edged)}")
-    return None
-
-
-def adapter_params(m: Metrics, arm: str) -> float:
-    """The numbers the arm's adapters train (the same in every trial; readout excluded)."""
-    counts = [t["adapter/params"] for t in trials(m, arm) if "adapter/params" in t]
-    return counts[0] if counts else math.nan
+    return sweep_guard(m, ("flora", "lora"), LR, metric=ACC, baselines=("lora",),
+                       chance=CHANCE, margin=MARGIN)
 
 
 def beats_reshaped_lora(m: Metrics) -> Verdict:
@@ -62,7 +41,7 @@ def beats_reshaped_lora(m: Metrics) -> Verdict:
     if stop is not None and stop.kind == "INVALID":
         return Verdict(stop.reason, guard=stop)
     gain = 100 * (best(m, "flora", ACC) - best(m, "lora", ACC))
-    ratio = adapter_params(m, "flora") / adapter_params(m, "lora")
+    ratio = trial_constant(m, "flora", PARAMS) / trial_constant(m, "lora", PARAMS)
     return Verdict(f"val/acc flora - lora = {gain:+.2f} pts (paper: >= {GAIN_PTS}) with "
                    f"{ratio:.3f}x LoRA's adapter parameters (<= {MAX_PARAM_RATIO:g})",
                    [at_least("acc_gain_pts", gain, GAIN_PTS),

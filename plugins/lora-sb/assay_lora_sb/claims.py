@@ -11,22 +11,17 @@ measures, not a broken baseline.
 """
 from __future__ import annotations
 
-import math
-
 from assay import Claim, Metrics, Verdict
 from assay.claims import (
     Guard,
     at_least,
     best,
-    diverged,
-    grid_at_edge,
-    invalid,
-    not_established,
-    sweep_trials,
-    trials,
+    sweep_guard,
+    trial_constant,
 )
 
 LR, ACC = "methods.optimizer.lr", "val/acc"
+PARAMS = "cost/trainable_params"  # the same in every trial of an arm
 WIDTH, RANK = 256, 8
 MIN_PARAM_RATIO = WIDTH / (2 * RANK)   # "d/(2r) times fewer": 16
 MATCH_PTS = -0.5                       # within 0.5 points of LoRA (or above)
@@ -35,26 +30,10 @@ CHANCE, MARGIN = 0.2, 0.02             # a uniform guess among the five new digi
 
 
 def guard(m: Metrics, *arms: str, at_chance: tuple[str, ...] = ()) -> Guard | None:
-    """INVALID when an arm has no finished trial with a finite accuracy, or an arm of
-    ``at_chance`` never beat chance; NOT-ESTABLISHED when an arm's best rate is at the edge."""
-    for arm in arms:
-        accs = [a for (_, a) in sweep_trials(m, arm, LR, metric=ACC)]
-        if not accs:
-            return invalid(f"{arm}: no trial finished with a finite val/acc")
-        if arm in at_chance and diverged(max(accs), chance=CHANCE, margin=MARGIN):
-            return invalid(f"{arm} (the baseline) never left chance: best val/acc "
-                           f"{max(accs):.3f}")
-    edged = [a for a in arms
-             if grid_at_edge([(lr, -acc) for lr, acc in sweep_trials(m, a, LR, metric=ACC)])]
-    if edged:
-        return not_established(f"best lr at the grid's edge for {', '.join(edged)}")
-    return None
-
-
-def trainable(m: Metrics, arm: str) -> float:
-    """The arm's trainable parameter count (the same in every trial)."""
-    counts = [t["cost/trainable_params"] for t in trials(m, arm) if "cost/trainable_params" in t]
-    return counts[0] if counts else math.nan
+    """INVALID when a compared arm has no finite trial or an arm of ``at_chance`` never beat
+    chance; NOT-ESTABLISHED when an arm's best rate is at the grid's edge."""
+    return sweep_guard(m, arms, LR, metric=ACC, baselines=at_chance, chance=CHANCE,
+                       margin=MARGIN)
 
 
 def matches_lora(m: Metrics) -> Verdict:
@@ -62,7 +41,7 @@ def matches_lora(m: Metrics) -> Verdict:
     if stop is not None and stop.kind == "INVALID":
         return Verdict(stop.reason, guard=stop)
     gap = 100 * (best(m, "lora-sb", ACC) - best(m, "lora", ACC))
-    ratio = trainable(m, "lora") / trainable(m, "lora-sb")
+    ratio = trial_constant(m, "lora", PARAMS) / trial_constant(m, "lora-sb", PARAMS)
     return Verdict(f"val/acc lora-sb - lora = {gap:+.2f} pts (paper: >= {MATCH_PTS}) with "
                    f"{ratio:.1f}x fewer trainable parameters (>= d/(2r) = {MIN_PARAM_RATIO:g})",
                    [at_least("acc_gap_pts", gap, MATCH_PTS),

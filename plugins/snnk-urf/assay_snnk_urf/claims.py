@@ -24,16 +24,14 @@ from assay.claims import (
     at_least,
     best,
     between,
-    diverged,
-    grid_at_edge,
     invalid,
-    not_established,
-    sweep_trials,
-    trials,
+    sweep_guard,
+    trial_constant,
 )
 
 SLOPE_LOW, SLOPE_HIGH = -1.2, -0.8     # "relative MSE proportional to 1/m": slope -1 +- 0.2
 LR, ACC = "methods.optimizer.lr", "val/acc"
+PARAMS = "cost/trainable_params"  # the same in every trial of an arm
 MATCH_PTS = -2.0                       # within 2 points of the plain MLP (or above)
 MIN_PARAM_RATIO = 2.0                  # at least 2x fewer trainable parameters
 CHANCE, MARGIN = 0.1, 0.05             # ten digit classes
@@ -56,24 +54,8 @@ def urf_rate(m: Metrics) -> Verdict:
 def guard(m: Metrics) -> Guard | None:
     """INVALID when an arm has no finite trial or the plain MLP never beat chance;
     NOT-ESTABLISHED when an arm's best rate is at the grid's edge."""
-    for arm in ("snnk", "mlp"):
-        accs = [a for (_, a) in sweep_trials(m, arm, LR, metric=ACC)]
-        if not accs:
-            return invalid(f"{arm}: no trial finished with a finite val/acc")
-        if arm == "mlp" and diverged(max(accs), chance=CHANCE, margin=MARGIN):
-            return invalid(f"mlp (the reference) never left chance: best val/acc "
-                           f"{max(accs):.3f}")
-    edged = [a for a in ("snnk", "mlp")
-             if grid_at_edge([(lr, -acc) for lr, acc in sweep_trials(m, a, LR, metric=ACC)])]
-    if edged:
-        return not_established(f"best lr at the grid's edge for {', '.join(edged)}")
-    return None
-
-
-def trainable(m: Metrics, arm: str) -> float:
-    """The arm's trainable parameter count (the same in every trial)."""
-    counts = [t["cost/trainable_params"] for t in trials(m, arm) if "cost/trainable_params" in t]
-    return counts[0] if counts else math.nan
+    return sweep_guard(m, ("snnk", "mlp"), LR, metric=ACC, baselines=("mlp",), chance=CHANCE,
+                       margin=MARGIN)
 
 
 def layer_swap(m: Metrics) -> Verdict:
@@ -81,7 +63,7 @@ def layer_swap(m: Metrics) -> Verdict:
     if stop is not None and stop.kind == "INVALID":
         return Verdict(stop.reason, guard=stop)
     gap = 100 * (best(m, "snnk", ACC) - best(m, "mlp", ACC))
-    ratio = trainable(m, "mlp") / trainable(m, "snnk")
+    ratio = trial_constant(m, "mlp", PARAMS) / trial_constant(m, "snnk", PARAMS)
     return Verdict(f"val/acc snnk - mlp = {gap:+.2f} pts (paper: >= {MATCH_PTS}) with "
                    f"{ratio:.2f}x fewer trainable parameters (>= {MIN_PARAM_RATIO:g})",
                    [at_least("acc_gap_pts", gap, MATCH_PTS),

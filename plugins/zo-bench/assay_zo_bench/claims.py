@@ -10,6 +10,8 @@ it a bound (NOT-ESTABLISHED).
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from assay import Claim, Metrics, Verdict
 from assay.claims import (
     Guard,
@@ -35,15 +37,17 @@ def at_chance(acc: float) -> bool:
     return diverged(acc, chance=CHANCE, margin=MARGIN)
 
 
-def guard(m: Metrics, baseline: str, *tuned: str) -> Guard | None:
+def guard(m: Metrics, baseline: str, *tuned: str,
+          rates: Mapping[str, str] = LR) -> Guard | None:
     """INVALID when ``baseline`` never left chance; NOT-ESTABLISHED when an arm in ``tuned``
-    has its best rate (by accuracy) at its grid's smallest or largest value (an arm at chance
-    at every rate has no optimum to locate, so the test skips it)."""
+    has its best rate (by accuracy; ``rates`` names each arm's rate) at its grid's smallest or
+    largest value (an arm at chance at every rate has no optimum to locate, so the test skips
+    it). deepzero's claims use it with their own arms."""
     acc = best(m, baseline, ACC)
     if at_chance(acc):
         return invalid(f"{baseline} (the reference) at chance: best val/acc {acc:.3f}")
     edged = [a for a in tuned if not at_chance(best(m, a, ACC)) and grid_at_edge(
-        [(lr, -acc) for lr, acc in sweep_trials(m, a, LR[a], metric=ACC)])]
+        [(lr, -acc) for lr, acc in sweep_trials(m, a, rates[a], metric=ACC)])]
     if edged:
         return not_established(f"best lr at the grid's edge for {', '.join(edged)}")
     return None
