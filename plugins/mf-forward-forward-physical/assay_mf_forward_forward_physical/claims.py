@@ -64,7 +64,7 @@ CLAIMS = [
                   "held-out accuracy on digits with zero gradient queries through the physics",
         source=SOURCE + ", abstract and Fig. 2 (MF-FF trains deep PNNs without a model of "
                         "the physical layers)",
-        arms=FF_ONLY, check=reaches_accuracy, package=__package__, seeds=5, budget_s=300,
+        arms=FF_ONLY, check=reaches_accuracy, package=__package__, seeds=5, budget_s=400,
     ),
     Claim(
         id="mf-forward-forward-physical:near-backprop",
