@@ -13,9 +13,9 @@ Two mappings ``h``:
 
 - ``randomfold`` (STABLE-RPS's RANDOMFOLD): the global positions are cut into chunks of
   ``m`` consecutive weights; chunk ``c`` is laid onto the array cyclically from a random
-  offset ``r_c``: ``h(i) = (r_{i // m} + i mod m) mod m``. Every slot is used by ``ceil`` or ``floor`` of
-  ``n / m`` weights, and at ``m = n`` (1x) there is one chunk, so ``h`` is a bijection: the model
-  is the dense model, re-indexed (Pareto-continuity).
+  offset ``r_c``: ``h(i) = (r_{i // m} + i mod m) mod m``. Every slot is used by ``ceil`` or
+  ``floor`` of ``n / m`` weights, and at ``m = n`` (1x) there is one chunk, so ``h`` is a
+  bijection: the model is the dense model, re-indexed (Pareto-continuity).
 - ``roast`` (ROAST, the method the paper fixes): chunks of ``block`` consecutive weights are
   each placed at an independent random offset in ``[0, m - block]``. Chunks collide even at
   ``m = n``, so 1x is not the dense model.
