@@ -163,3 +163,19 @@ def test_the_sql_lookup_agrees_with_mlflows_search(tmp_path):
     tracker.client.delete_run(first)
     assert finished_run_sql(db, "k1")["run_id"] == again == \
         tracker.finished_keys(["k1"])["k1"]["run_id"]
+
+
+def test_the_sweep_drivers_code_and_run_results_import_without_torch():
+    """The driver of a sweep only reads results; what it imports for that must not cost
+    torch (the workers train). Loading the experiment is another matter (the registry)."""
+    probe = textwrap.dedent("""
+        import sys
+        import assay
+        import assay._drive.sweep.cli, assay._drive.sweep.driver, assay._drive.sweep.report
+        import assay._drive.law, assay._dispatch.dask_executor, assay._record.tracking
+        assay.RunResult, assay.NonFiniteLoss
+        print('torch' in sys.modules)
+    """)
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=120)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr

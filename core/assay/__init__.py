@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from assay._version import API_VERSION, __version__
 
 if TYPE_CHECKING:
-    from assay._run.context import NonFiniteLoss, RunResult
+    from assay._run.result import NonFiniteLoss, RunResult
     from assay.claims import Claim, Metrics, Verdict
     from assay.errors import UserError
     from assay.hookspecs import hookimpl
@@ -56,7 +56,7 @@ _LAZY = {
     **dict.fromkeys(("Claim", "Metrics", "Verdict"), "assay.claims"),
     "UserError": "assay.errors",
     "hookimpl": "assay.hookspecs",
-    **dict.fromkeys(("RunResult", "NonFiniteLoss"), "assay._run.context"),
+    **dict.fromkeys(("RunResult", "NonFiniteLoss"), "assay._run.result"),
 }
 
 __all__ = [

@@ -42,7 +42,7 @@ from assay._drive.writer import Writer
 from assay._experiment.resolve import build_run
 from assay._experiment.space import SweepSpec, make_pruner, make_sampler
 from assay._record.tracking import Store, Tracker, run_tags
-from assay._run.context import RunResult
+from assay._run.result import RunResult
 from assay.errors import UserError
 from assay.spec import RunSpec
 
