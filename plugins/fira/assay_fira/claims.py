@@ -51,11 +51,22 @@ def beats_galore(m: Metrics) -> Verdict:
                    guard=guard(m, "galore", "fira", "galore"))
 
 
+def loss_ratio(m: Metrics, arm: str, baseline: str, threshold: float, *,
+               label: str = "") -> Verdict:
+    """The paper says ``arm``'s best validation loss is at most ``threshold`` times
+    ``baseline``'s; guarded by ``guard`` (dct-adamw and gradnormlorp check their low-rank
+    optimizers with it too)."""
+    mine, base = best(m, arm, LOSS), best(m, baseline, LOSS)
+    ratio = mine / base
+    return Verdict(f"best val/loss {label or arm} {mine:.4f} vs {baseline} {base:.4f}: ratio "
+                   f"{ratio:.4f} (paper: <= {threshold})",
+                   [at_most("loss_ratio", ratio, threshold)],
+                   guard=guard(m, baseline, arm, baseline),
+                   numbers={f"{arm}_loss": mine, f"{baseline}_loss": base})
+
+
 def near_full_rank(m: Metrics) -> Verdict:
-    ratio = best(m, "fira", LOSS) / best(m, "adamw", LOSS)
-    return Verdict(f"best val/loss fira/adamw = {ratio:.3f} (paper: <= {NEAR_FULL_RANK})",
-                   [at_most("loss_ratio", ratio, NEAR_FULL_RANK)],
-                   guard=guard(m, "adamw", "fira", "adamw"))
+    return loss_ratio(m, "fira", "adamw", NEAR_FULL_RANK)
 
 
 ARMS = {"adamw": "configs/adamw_bytes.yaml", "galore": "configs/galore_bytes.yaml",

@@ -13,8 +13,8 @@ from __future__ import annotations
 import math
 
 from assay import Claim, Metrics, Verdict
-from assay.claims import at_most, best, invalid, trials
-from assay_fira.claims import LOSS, guard
+from assay.claims import at_most, invalid, trials
+from assay_fira.claims import LOSS, loss_ratio
 
 ADAMW_RATIO = 1.05         # within 5% of full-rank AdamW's validation loss
 GALORE_RATIO = 1.0         # at or below GaLore's
@@ -22,22 +22,12 @@ STATE_RATIO = 0.40         # optimizer state at most 40% of AdamW's
 STATE = "fira-galore/state_mb"
 
 
-def loss_ratio(m: Metrics, baseline: str, threshold: float) -> Verdict:
-    gnl, base = best(m, "gnl", LOSS), best(m, baseline, LOSS)
-    ratio = gnl / base
-    return Verdict(f"best val/loss gradnormlorp {gnl:.4f} vs {baseline} {base:.4f}: ratio "
-                   f"{ratio:.4f} (paper: <= {threshold})",
-                   [at_most("loss_ratio", ratio, threshold)],
-                   guard=guard(m, baseline, "gnl", baseline),
-                   numbers={"gnl_loss": gnl, f"{baseline}_loss": base})
-
-
 def near_adamw(m: Metrics) -> Verdict:
-    return loss_ratio(m, "adamw", ADAMW_RATIO)
+    return loss_ratio(m, "gnl", "adamw", ADAMW_RATIO, label="gradnormlorp")
 
 
 def not_above_galore(m: Metrics) -> Verdict:
-    return loss_ratio(m, "galore", GALORE_RATIO)
+    return loss_ratio(m, "gnl", "galore", GALORE_RATIO, label="gradnormlorp")
 
 
 def best_trial(m: Metrics, arm: str) -> dict[str, float]:
