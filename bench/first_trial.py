@@ -72,7 +72,7 @@ def first_mark(cmd: list[str], tmp: str, env: dict[str, str]) -> float:
 
 def commands(tmp: str, round_: int) -> dict[str, list[str]]:
     mlp, probe = str(HERE / "mlp.yaml"), str(HERE / "probe.py")
-    store = lambda name: ["--tracking-uri", f"{tmp}/{name}-{round_}"]  # noqa: E731 - fresh
+    store = lambda name: ["--tracking-uri", f"{tmp}/{name}-{round_}"]
     return {
         "plain process (torch, data, model)": [sys.executable, "-c", PLAIN,
                                                f"{tmp}/probe.txt"],
