@@ -17,12 +17,15 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from assay._cli.main import WORKERS_PER_CORE
 from assay._experiment import settings
 from assay._experiment.settings import Settings
 from assay.errors import UserError, did_you_mean
+
+TYPE_CHECKING = False           # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_SEEDS = 1000
 

@@ -26,7 +26,10 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+
+TYPE_CHECKING = False           # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT = 1
 NO_CACHE_ENV = "ASSAY_NO_CACHE"
