@@ -27,7 +27,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from assay._run.context import NonFiniteLoss, RunResult
+    from assay._run.result import NonFiniteLoss, RunResult
     from assay.claims import Claim, Metrics, Verdict
     from assay.errors import UserError
     from assay.hookspecs import hookimpl
@@ -59,7 +59,7 @@ _LAZY = {
     **dict.fromkeys(("Claim", "Metrics", "Verdict"), "assay.claims"),
     "UserError": "assay.errors",
     "hookimpl": "assay.hookspecs",
-    **dict.fromkeys(("RunResult", "NonFiniteLoss"), "assay._run.context"),
+    **dict.fromkeys(("RunResult", "NonFiniteLoss"), "assay._run.result"),
 }
 
 __all__ = [

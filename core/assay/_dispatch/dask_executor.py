@@ -207,7 +207,7 @@ class DaskExecutor:
             self._more.clear()
 
     def _done(self, fut: Any, res: Any) -> None:
-        from assay._run.context import RunResult
+        from assay._run.result import RunResult
 
         tid = self.tid_of.pop(fut.key, None)
         if tid is None or self.futures.get(tid) is not fut:

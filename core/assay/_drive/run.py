@@ -70,7 +70,7 @@ def run_once(loaded: Loaded, store: Any = None, *, rerun: bool = False,
         with StopSignals(raise_now=True), _progress(run, progress) as report:
             result = execute(run, report, init_state=_load_state(run, store))
     except BaseException as exc:        # the run is marked preempted (KILLED), not left RUNNING
-        from assay._run.context import RunResult
+        from assay._run.result import RunResult
 
         why = str(exc) or type(exc).__name__
         tracker.record(run_id, RunResult(run.key, "preempted", error=f"interrupted: {why}"))

@@ -235,6 +235,22 @@ def _concrete(reg: Registry | LightRegistry, ref: Mapping[str, Any]) -> dict[str
     return instantiate(reg, "backend", ref).concrete()  # type: ignore[attr-defined]
 
 
+def backend_resources(reg: Registry | LightRegistry, ref: Mapping[str, Any]
+                      ) -> dict[str, float]:
+    """The Dask worker resources a run on backend ``ref`` needs (e.g. ``{"GPU": 1}``)."""
+    if isinstance(reg, LightRegistry):
+        try:
+            return reg.backend_resources(ref)
+        except NeedsFull:
+            reg = reg.full()
+    return instantiate(reg, "backend", ref).resources()  # type: ignore[attr-defined]
+
+
+def full_registry(reg: Registry | LightRegistry) -> Registry:
+    """``reg`` itself, or the full registry a light one stands for (to build components)."""
+    return reg.full() if isinstance(reg, LightRegistry) else reg
+
+
 def instantiate(reg: Registry, kind: str, ref: Mapping[str, Any]) -> Component:
     cls = reg.get(kind, ref["name"])
     return cls(cls.Config.model_validate({k: v for k, v in ref.items() if k != "name"}))

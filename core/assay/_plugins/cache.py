@@ -103,7 +103,15 @@ def _component(reg: Any, kind: str, name: str, cls: Any) -> dict[str, Any]:
             else "", "plugin": reg.owner[(kind, name)],
             "paper": cls.paper.model_dump() if cls.paper is not None else None,
             "config": where(cls.Config),
-            "concrete": _concrete_rule(cls) if kind == "backend" else "none"}
+            "concrete": _concrete_rule(cls) if kind == "backend" else "none",
+            "resources": "none" if kind != "backend" or _keeps(cls, "resources") else "custom"}
+
+
+def _keeps(cls: Any, method: str) -> bool:
+    """``cls`` keeps Backend's ``method`` (not overridden)."""
+    from assay.kinds import Backend
+
+    return getattr(cls, method) is getattr(Backend, method)
 
 
 def where(obj: Any) -> str | None:
@@ -122,9 +130,7 @@ def _concrete_rule(cls: Any) -> str:
     """How the light registry may answer ``cls(...).concrete()``: "none" when the class
     keeps Backend's (always None); "auto" for the core's own ``auto`` (decided without torch
     only on a torch built without CUDA and MPS); "custom" otherwise (the full registry)."""
-    from assay.kinds import Backend
-
-    if cls.concrete is Backend.concrete:
+    if _keeps(cls, "concrete"):
         return "none"
     if where(cls) == "assay._builtin.backends:Auto":
         return "auto"

@@ -23,11 +23,16 @@ recorded (with torch loaded) that the installed torch has neither CUDA nor MPS c
 Otherwise ``auto`` goes to the full registry, which asks torch. Backends that keep
 ``Backend.concrete`` answer None, as they would.
 
+The sweep driver (``assay sweep``) also tags its runs (papers) and asks each run's backend
+for its Dask resources through it: a backend that keeps ``Backend.resources`` needs none;
+any other (``cuda``) is asked through the full registry.
+
 So the light path never gives another RunSpec than the full one: the names, slots, owners and
 versions are the full registry's own (recorded by it), validation runs the same Config class,
 and whatever it cannot answer exactly goes to the full registry. A cache miss, or
-``ASSAY_NO_CACHE``, gives the full registry at once. Only validation uses it: building or
-running components (``instantiate``, training, claims) takes the full registry.
+``ASSAY_NO_CACHE``, gives the full registry at once. Only validation and the sweep driver use
+it: building or running components (``instantiate``, training, claims) takes the full
+registry.
 """
 from __future__ import annotations
 
@@ -55,6 +60,7 @@ class LightComponent:
         self.slot: str = record["slot"]
         self.plugin: str = record["plugin"]
         self.concrete_rule: str = record["concrete"]
+        self.resources_rule: str = record["resources"]
         self._paper = record["paper"]
         self._where: str | None = record["config"]
         self._config: Any = None
@@ -127,6 +133,13 @@ class LightRegistry:
             config = comp.Config.model_validate({k: v for k, v in ref.items() if k != "name"})
             return config.concrete("cpu")         # AutoConfig.concrete, as Auto.concrete calls
         raise NeedsFull(f"backend {comp.name!r}: concrete() needs torch")
+
+    def backend_resources(self, ref: Mapping[str, Any]) -> dict[str, float]:
+        """What ``instantiate(full, "backend", ref).resources()`` returns, or NeedsFull."""
+        comp = self.get("backend", ref["name"])
+        if comp.resources_rule == "none":
+            return {}                             # Backend.resources: no Dask resources
+        raise NeedsFull(f"backend {comp.name!r}: resources() needs its class")
 
     def full(self) -> Registry:
         """The full registry for the same plugin sources."""

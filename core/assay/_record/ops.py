@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from assay._run.context import RunResult
+    from assay._run.result import RunResult
 
 
 @dataclass

@@ -19,7 +19,7 @@ from assay._record.store import Store, open_store
 from assay._record.tags import MLFLOW_STATUS, git_commit, reuse_tags, run_tags, user
 
 if TYPE_CHECKING:
-    from assay._run.context import RunResult
+    from assay._run.result import RunResult
 
 __all__ = ["EXPERIMENT_KIND", "MLFLOW_STATUS", "TRAINING_KIND", "Create", "Handle", "Op",
            "Record", "Store", "Tracker", "git_commit", "open_store", "reuse_tags", "run_tags"]

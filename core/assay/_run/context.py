@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 from torch import nn
 
+from assay._run.result import NonFiniteLoss, Pruned, RunResult  # noqa: F401 - re-exported
 from assay.kinds import Backend, Component, Data, Method
 from assay.lib.losses import default_loss
 from assay.spec import RunSpec
@@ -25,25 +26,6 @@ if TYPE_CHECKING:
 class Reporter(Protocol):
     def __call__(self, step: int, metrics: Mapping[str, float]) -> bool:
         """Receive one evaluation; return True when the run should stop (pruned)."""
-
-
-class NonFiniteLoss(Exception):
-    """The training or validation loss became NaN or infinite: the run ends as failed."""
-
-
-class Pruned(Exception):
-    """The pruner stopped the run early (a sweep's trial)."""
-
-
-@dataclass
-class RunResult:
-    key: str
-    status: str                                  # finished | pruned | failed
-    metrics: dict[str, float] = field(default_factory=dict)   # last evaluation + cost/*
-    history: list[tuple[int, dict[str, float]]] = field(default_factory=list)
-    error: str = ""                              # one line: why it failed
-    traceback: str = ""
-    state_dict: dict[str, Any] | None = None     # trained weights, when asked for
 
 
 @dataclass

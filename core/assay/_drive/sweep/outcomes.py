@@ -14,7 +14,7 @@ from typing import Any
 from assay._drive.sweep.ledger import Ledger, LiveTrial
 from assay._drive.sweep.model import TrialRecord
 from assay._record.tracking import Create, Handle, Record, reuse_tags, run_tags
-from assay._run.context import RunResult
+from assay._run.result import RunResult
 from assay.spec import RunSpec
 
 

@@ -21,7 +21,7 @@ from typing import Any
 from assay._drive.sweep.parent import children
 from assay._experiment.space import SweepSpec, make_sampler
 from assay._record.tracking import Create, Handle, Op, Record, Tracker, reuse_tags
-from assay._run.context import RunResult
+from assay._run.result import RunResult
 
 FIXED_STREAM = ("grid", "qmc")      # samplers whose position lives in the study
 
