@@ -148,3 +148,35 @@ def test_validating_quickstart_imports_neither_torch_nor_mlflow(tmp_path):
                          text=True, timeout=300, check=False)
     assert "model.widht: unknown field. Did you mean 'width'?" in bad.stderr
     assert bad.stdout.strip() == ""                  # refused, still without torch
+
+
+SWEEP = """
+import sys
+
+if __name__ == "__main__":           # Dask's worker processes import this file again
+    from assay._cli.main import main
+
+    rc = main(sys.argv[1:])
+    heavy = [m for m in ("torch", "assay._run.loop", "assay._builtin.models") if m in sys.modules]
+    print("HEAVY=" + ",".join(heavy), file=sys.stderr)
+    sys.exit(rc)
+"""
+
+
+@pytest.mark.slow
+def test_the_sweep_driver_imports_neither_torch_nor_training_code_when_workers_train(tmp_path):
+    # (installed plugins left out, as above: edits elsewhere must not invalidate the cache)
+    script = tmp_path / "drive.py"
+    script.write_text(SWEEP)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "ASSAY_HOME": str(tmp_path / "runs"), "ASSAY_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    env.pop("ASSAY_NO_CACHE", None)
+    argv = [sys.executable, str(script), "sweep", str(QUICK), "--trials", "2", "--workers", "1",
+            "-o", "train.steps=4", "-o", "train.eval_every=2"]
+    fill = "from assay._plugins.cache import summary; summary(())"
+    subprocess.run([sys.executable, "-c", fill], env=env, check=True, timeout=300)
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=600,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "finished" in done.stdout or "val/loss" in done.stdout
+    assert done.stderr.rsplit("HEAVY=", 1)[1].strip() == ""
