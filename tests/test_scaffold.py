@@ -37,7 +37,8 @@ def test_generates_the_reference_shape(tmp_path: Path) -> None:
     assert root == tmp_path / "demo-y"
     files = sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
     assert files == ["README.md", "assay_demo_y/__init__.py", "assay_demo_y/claims.py",
-                     "assay_demo_y/configs/claim.yaml", "assay_demo_y/method.py",
+                     "assay_demo_y/config.py", "assay_demo_y/configs/claim.yaml",
+                     "assay_demo_y/method.py",
                      "pyproject.toml", "tests/test_demo_y.py"]
     meta = tomllib.loads((root / "pyproject.toml").read_text())
     assert meta["project"]["name"] == "assay-demo-y"

@@ -19,11 +19,14 @@ How the core is laid out (the flow of data, top to bottom)::
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from assay._version import API_VERSION, __version__
 
+# typing.TYPE_CHECKING's value (type checkers read the block below as they read typing's): not
+# importing typing keeps ~7 ms off every command's start-up.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from assay._run.result import NonFiniteLoss, RunResult
     from assay.claims import Claim, Metrics, Verdict
     from assay.errors import UserError

@@ -2,20 +2,12 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 
-from assay.kinds import Backend, Config
-
-
-class CPUConfig(Config):
-    threads: int = Field(1, ge=1, description="torch threads of a run, inline and on Dask "
-                                              "workers alike (part of the run's identity: "
-                                              "results depend on it)")
-    deterministic: bool = Field(False, description="torch.use_deterministic_algorithms: refuse "
-                                                   "ops without a deterministic implementation")
+from assay._builtin.configs import AutoConfig, CPUConfig, CUDAConfig, MPSConfig
+from assay.kinds import Backend
 
 
 class CPU(Backend):
@@ -36,15 +28,6 @@ class CPU(Backend):
         if torch.get_num_threads() != self.config.threads:
             torch.set_num_threads(self.config.threads)
         torch.use_deterministic_algorithms(self.config.deterministic)
-
-
-class CUDAConfig(Config):
-    dtype: Literal["float32", "bfloat16", "float16"] = Field(
-        "float32", description="Autocast dtype (float32: no autocast)")
-    tf32: bool = Field(True, description="Allow TF32 matmuls on Ampere and later")
-    gpus: float = Field(1, gt=0, description="GPUs one run needs (Dask resource 'GPU')")
-    deterministic: bool = Field(False, description="Deterministic kernels only (cuDNN and "
-                                                   "torch.use_deterministic_algorithms)")
 
 
 class CUDA(Backend):
@@ -75,20 +58,12 @@ class CUDA(Backend):
         return torch.autocast("cuda", dtype=getattr(torch, self.config.dtype))
 
 
-class MPSConfig(Config):
-    pass
-
-
 class MPS(Backend):
     name = "mps"
     Config = MPSConfig
 
     def device(self) -> torch.device:
         return torch.device("mps")
-
-
-class AutoConfig(CPUConfig):
-    pass
 
 
 class Auto(CPU):
@@ -101,12 +76,7 @@ class Auto(CPU):
     Config = AutoConfig  # type: ignore[assignment]
 
     def concrete(self) -> dict[str, Any] | None:
-        device = self.device().type
-        if device == "cpu":
-            return {"name": "cpu", **self.config.model_dump()}
-        if device == "cuda":
-            return {"name": "cuda", "deterministic": self.config.deterministic}
-        return {"name": device}
+        return self.config.concrete(self.device().type)  # type: ignore[attr-defined]
 
     def device(self) -> torch.device:
         if torch.cuda.is_available():

@@ -10,14 +10,21 @@ import importlib.util
 import math
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
 
 from assay.lib.data import LinearTeacher, digits_arrays
-from assay.kinds import Config, Data, Dataset
+from assay._builtin.configs import (
+    BytesConfig,
+    DigitsConfig,
+    ModularConfig,
+    SyntheticClassificationConfig,
+    SyntheticRegressionConfig,
+    TabularConfig,
+)
+from assay.kinds import Data, Dataset
 
 
 def _split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int,
@@ -29,31 +36,6 @@ def _split(x: np.ndarray, y: np.ndarray, val_fraction: float, seed: int,
         train = train[:n_train]
     t = lambda a: torch.from_numpy(np.ascontiguousarray(a))  # noqa: E731
     return (t(x[train]), t(y[train])), (t(x[val]), t(y[val]))
-
-
-class DigitsConfig(Config):
-    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the 1797 images held out")
-    n_train: int | None = Field(None, ge=10, description="Cap on training examples (None: all)")
-    data_seed: int = Field(0, ge=0, description="Seed of the train/val split (and of the "
-                                                 "label noise and the noise transform)")
-    classes: list[int] | None = Field(None, min_length=2, max_length=10, description=(
-        "Keep only these digits (labels and n_outputs stay 0-9, as mnist1d does; None: all)"))
-    size: Literal[8, 16, 28, 40] = Field(8, description="Image side: 8 is the original; larger "
-                                                        "sizes are bilinear upsamplings")
-    label_noise: float = Field(0.0, ge=0, le=0.9, description=(
-        "Share of training labels replaced by a different kept class, drawn uniformly; the "
-        "flipped examples are Data.info['flipped'] (bool per training example)"))
-    transform: Literal["none", "rot90", "flip", "invert", "noise"] = Field(
-        "none", description="A fixed change of every image (a task family): rotate 90 degrees, "
-                            "mirror left-right, invert intensities, or add Gaussian noise")
-    noise_std: float = Field(0.3, ge=0, le=10, description="Pixel noise std for transform: noise")
-
-    @field_validator("classes")
-    @classmethod
-    def _distinct_digits(cls, v: list[int] | None) -> list[int] | None:
-        if v is not None and (len(set(v)) != len(v) or not all(0 <= d <= 9 for d in v)):
-            raise ValueError(f"classes must be distinct digits 0-9, got {v}")
-        return v
 
 
 def flip_labels(y: torch.Tensor, rate: float, classes: list[int],
@@ -111,19 +93,6 @@ class Digits(Dataset):
         return x.contiguous()
 
 
-class SyntheticConfig(Config):
-    n_train: int = Field(2048, ge=8, description="Training examples")
-    n_val: int = Field(512, ge=8, description="Validation examples")
-    dim: int = Field(32, ge=1, description="Input dimension")
-    noise: float = Field(0.1, ge=0, description="Label noise (classification: flip rate; "
-                                                "regression: target noise std)")
-    data_seed: int = Field(0, ge=0, description="Seed of the generated data")
-
-
-class SyntheticClassificationConfig(SyntheticConfig):
-    n_classes: int = Field(4, ge=2, description="Number of classes")
-
-
 def _teacher(rng: np.random.Generator, x: np.ndarray, n_out: int) -> np.ndarray:
     """A fixed random two-layer tanh network: a smooth, learnable, non-linear target."""
     w1 = rng.normal(size=(x.shape[1], 64)) / math.sqrt(x.shape[1])
@@ -150,10 +119,6 @@ class SyntheticClassification(Dataset):
                     input_shape=(c.dim,))
 
 
-class SyntheticRegressionConfig(SyntheticConfig):
-    n_targets: int = Field(1, ge=1, description="Output dimension")
-
-
 class SyntheticRegression(Dataset):
     """Gaussian inputs, targets from a random teacher network plus Gaussian noise."""
 
@@ -169,13 +134,6 @@ class SyntheticRegression(Dataset):
         y = (y + c.noise * rng.normal(size=y.shape)).astype(np.float32)
         train, val = _split(x, y, c.n_val / n, c.data_seed)
         return Data(train, val, task="regression", n_outputs=c.n_targets, input_shape=(c.dim,))
-
-
-class ModularConfig(Config):
-    p: int = Field(97, ge=2, le=1000, description="Modulus (prime for division)")
-    op: Literal["add", "sub", "mul", "div"] = Field("add", description="a op b mod p")
-    train_fraction: float = Field(0.3, gt=0, lt=1, description="Share of all p*p pairs trained on")
-    data_seed: int = Field(0, ge=0, description="Seed of the train/val split")
 
 
 class ModularArithmetic(Dataset):
@@ -202,13 +160,6 @@ class ModularArithmetic(Dataset):
         return Data(train, val, task="classification", n_outputs=c.p, input_shape=(2 * c.p,))
 
 
-class BytesConfig(Config):
-    path: str | None = Field(None, description="UTF-8/binary text file (None: the small text "
-                                               "shipped with assay)")
-    seq_len: int = Field(64, ge=2, le=4096, description="Tokens per example")
-    val_fraction: float = Field(0.1, gt=0, lt=1, description="Tail of the file held out")
-
-
 class Bytes(Dataset):
     """Byte-level language modelling: windows of a file, vocabulary of 256 byte values."""
 
@@ -231,15 +182,6 @@ class Bytes(Dataset):
 
         return Data(windows(tokens[:cut]), windows(tokens[cut:]), task="lm", n_outputs=256,
                     input_shape=(c.seq_len,))
-
-
-
-
-class TabularConfig(Config):
-    table: Literal["breast_cancer", "wine", "iris", "diabetes"] = Field(
-        "breast_cancer", description="A data set scikit-learn ships (diabetes is regression)")
-    val_fraction: float = Field(0.25, gt=0, lt=1, description="Share of rows held out")
-    data_seed: int = Field(0, ge=0, description="Seed of the train/val split")
 
 
 class Tabular(Dataset):

@@ -18,9 +18,9 @@ import math
 
 import numpy as np
 import torch
-from pydantic import Field, field_validator
 
-from assay.kinds import Config, Data, Dataset, Paper
+from assay._builtin.configs import MNIST1DConfig
+from assay.kinds import Data, Dataset, Paper
 
 # The ten digit templates of the MNIST-1D paper (12 points each; digit d is row d).
 _TEMPLATES = np.array([
@@ -44,29 +44,6 @@ _CORR_NOISE = 0.25          # std of the background noise before smoothing
 _IID_NOISE = 0.02           # std of the white noise added everywhere
 _SHEAR = 0.75               # slope of the linear trend drawn from +- SHEAR/2
 _LENGTH = 40                # points per final example
-
-
-class MNIST1DConfig(Config):
-    """Paper: https://arxiv.org/abs/2011.14439 - ten 1-D digit templates, randomly padded,
-    scaled, shifted, noised and sheared, resampled to 40 points."""
-
-    n_train: int = Field(4000, ge=10, le=1_000_000, description="Training examples")
-    n_val: int = Field(1000, ge=10, le=1_000_000, description="Validation examples")
-    data_seed: int = Field(0, ge=0, description="Seed of the generated draw")
-    classes: list[int] | None = Field(
-        None, description="Keep only these digits (None: all ten). Labels keep their digit "
-                          "value and n_outputs stays 10, so a model trained on one subset can "
-                          "be adapted to another")
-    shuffle_seq: bool = Field(False, description="Apply one fixed random permutation to the 40 "
-                                                 "positions (removes the spatial prior, as in "
-                                                 "the paper's shuffled variant)")
-
-    @field_validator("classes")
-    @classmethod
-    def _digits(cls, v: list[int] | None) -> list[int] | None:
-        if v is not None and (not v or any(not 0 <= d <= 9 for d in v) or len(set(v)) < len(v)):
-            raise ValueError(f"classes must be distinct digits 0-9, got {v}")
-        return v
 
 
 def _templates() -> np.ndarray:

@@ -3,24 +3,16 @@ parameterizations such as muP can find what they rescale."""
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
 from torch import nn
 
+from assay._builtin.configs import CNNConfig, LinearConfig, MLPConfig, TransformerConfig
 from assay.errors import UserError
-from assay.kinds import Config, Data, Model
+from assay.kinds import Data, Model
 
 ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh}
-
-
-class MLPConfig(Config):
-    width: int = Field(128, ge=1, le=65536, description="Hidden units per layer")
-    depth: int = Field(2, ge=1, le=64, description="Number of hidden layers")
-    activation: Literal["relu", "gelu", "tanh"] = Field("relu", description="Nonlinearity")
-    bias: bool = Field(True, description="Use biases")
 
 
 class MLPNet(nn.Module):
@@ -52,15 +44,6 @@ class MLP(Model):
         if data.task == "lm":
             raise UserError("model 'mlp' does not take token sequences; use 'transformer'")
         return MLPNet(math.prod(data.input_shape), data.n_outputs, self.config)
-
-
-class CNNConfig(Config):
-    channels: int = Field(32, ge=1, le=4096, description="Channels of every conv layer")
-    depth: int = Field(2, ge=1, le=64, description="Number of conv layers")
-    kernel_size: int = Field(3, ge=1, le=15, description="Kernel size (odd keeps the shape)")
-    norm: Literal["none", "batch"] = Field("none", description="Normalisation after each conv")
-    residual: bool = Field(False, description="Add each block's input to its output (every "
-                                              "block after the first, whose channels change)")
 
 
 class CNNNet(nn.Module):
@@ -105,12 +88,6 @@ class CNN(Model):
         return CNNNet(data.input_shape, data.n_outputs, self.config)
 
 
-class LinearConfig(Config):
-    bias: bool = Field(True, description="Use a bias")
-    init: Literal["default", "zeros"] = Field("default", description="torch's default init, or "
-                                                                   "all zeros (convex problems)")
-
-
 class LinearNet(nn.Module):
     def __init__(self, n_in: int, n_out: int, c: LinearConfig) -> None:
         super().__init__()
@@ -138,13 +115,6 @@ class Linear(Model):
         if data.task == "lm":
             raise UserError("model 'linear' does not take token sequences; use 'transformer'")
         return LinearNet(math.prod(data.input_shape), data.n_outputs, self.config)
-
-
-class TransformerConfig(Config):
-    width: int = Field(64, ge=8, le=8192, description="Embedding size d_model")
-    depth: int = Field(2, ge=1, le=48, description="Number of transformer blocks")
-    n_heads: int = Field(4, ge=1, le=64, description="Attention heads (must divide width)")
-    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout rate")
 
 
 class Block(nn.Module):

@@ -5,17 +5,16 @@ import math
 from typing import Any
 
 import torch
-from pydantic import Field
 
-from assay.kinds import Config, Optimizer, Schedule
+from assay._builtin.configs import (
+    AdamWConfig,
+    ConstantConfig,
+    CosineConfig,
+    SGDConfig,
+    WarmupConfig,
+)
+from assay.kinds import Optimizer, Schedule
 from assay.lib.optim import scaled_groups
-
-
-class SGDConfig(Config):
-    lr: float = Field(0.1, gt=0, description="Learning rate")
-    momentum: float = Field(0.9, ge=0, lt=1, description="Heavy-ball momentum")
-    nesterov: bool = Field(False, description="Nesterov momentum")
-    weight_decay: float = Field(0.0, ge=0, description="L2 penalty (coupled)")
 
 
 class SGD(Optimizer):
@@ -30,14 +29,6 @@ class SGD(Optimizer):
                                momentum=c.momentum, nesterov=c.nesterov and c.momentum > 0)
 
 
-class AdamWConfig(Config):
-    lr: float = Field(1e-3, gt=0, description="Learning rate")
-    beta1: float = Field(0.9, ge=0, lt=1, description="First-moment decay")
-    beta2: float = Field(0.999, ge=0, lt=1, description="Second-moment decay")
-    eps: float = Field(1e-8, gt=0, description="Denominator epsilon")
-    weight_decay: float = Field(0.01, ge=0, description="Decoupled weight decay")
-
-
 class AdamW(Optimizer):
     """Adam with decoupled weight decay (torch.optim.AdamW)."""
 
@@ -50,10 +41,6 @@ class AdamW(Optimizer):
                                  betas=(c.beta1, c.beta2), eps=c.eps)
 
 
-class ConstantConfig(Config):
-    pass
-
-
 class Constant(Schedule):
     """The base learning rate at every step."""
 
@@ -62,10 +49,6 @@ class Constant(Schedule):
 
     def factor(self, step: int, total_steps: int) -> float:
         return 1.0
-
-
-class WarmupConfig(Config):
-    warmup_steps: int = Field(100, ge=0, description="Steps of linear warm-up from 0")
 
 
 class Warmup(Schedule):
@@ -77,11 +60,6 @@ class Warmup(Schedule):
     def factor(self, step: int, total_steps: int) -> float:
         w = self.config.warmup_steps
         return min(1.0, (step + 1) / (w + 1)) if w else 1.0
-
-
-class CosineConfig(Config):
-    warmup_steps: int = Field(0, ge=0, description="Steps of linear warm-up from 0")
-    min_factor: float = Field(0.1, ge=0, le=1, description="Final lr as a fraction of base lr")
 
 
 class Cosine(Schedule):

@@ -9,6 +9,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
+from assay._cli.listing import cmd_plugins  # noqa: F401 - the command table names every command
+
 
 console = Console(highlight=False)
 
@@ -27,35 +29,6 @@ def _warn_broken(broken: dict[str, str]) -> None:
     for name, err in broken.items():
         console.print(Text(f"warning: plugin {name!r} is broken and was skipped: {err}",
                            style="yellow"), soft_wrap=True)
-
-
-def cmd_plugins(args: argparse.Namespace) -> int:
-    """From the plugin cache (assay._plugins.cache): no plugin, torch or MLflow import when
-    nothing installed changed."""
-    from assay._plugins.cache import summary
-    from assay._plugins.sources import absolute_source
-
-    found = summary(tuple(absolute_source(p, Path(".")) for p in args.plugin))
-    _warn_broken(found["broken"])
-    for plugin in found["plugins"]:
-        head = Text(plugin["name"], style="bold") + Text(f" {plugin['version']}")
-        if plugin["source"] not in ("builtin", "entry-point"):
-            head += Text(f"  ({plugin['source']})", style="dim")
-        console.print(head)
-        for paper in plugin["papers"]:
-            console.print(Text(f"  paper: {paper}", style="cyan"), soft_wrap=True)
-        for kind in ("dataset", "model", "method", "backend"):
-            comps = plugin["components"].get(kind, [])
-            if comps:
-                label = ", ".join(c + (f" ({slot})" if kind == "method" else "")
-                                  for c, slot in comps)
-                console.print(Text(f"  {kind}s: {label}"), soft_wrap=True)
-        if plugin["claims"]:
-            console.print(Text(f"  claims: {', '.join(plugin['claims'])}"), soft_wrap=True)
-    for name, err in found["broken"].items():
-        console.print(Text(f"{name}", style="bold red") + Text(f" BROKEN: {err}", style="red"),
-                      soft_wrap=True)
-    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from assay.errors import UserError
 
@@ -124,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser().print_help()
         return 0
     try:
-        from assay._cli import commands, preflight
+        from assay._cli import preflight
         from assay._experiment import settings
 
         s = settings.apply(args)
@@ -133,15 +133,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             found = lookup(args)
             if found is not None:
-                return commands.known_run(found)
+                from assay._cli.commands import known_run
+
+                return known_run(found)
         preflight.check(args, s)                        # bad input: refused before any work
-        return int(getattr(commands, f"cmd_{args.command}")(args) or 0)
+        return int(_command(args.command)(args) or 0)
     except UserError as exc:
         _err(str(exc))
         return exc.exit_code
     except KeyboardInterrupt as exc:      # SIGTERM too, once a driver has stopped cleanly
         _err(str(exc) or "interrupted")
         return int(getattr(exc, "exit_code", 130))
+
+
+def _command(name: str) -> Callable[[argparse.Namespace], int | None]:
+    """The command's function. ``assay plugins`` prints without rich (assay._cli.listing):
+    importing rich would take longer than answering from the plugin cache."""
+    if name == "plugins":
+        from assay._cli.listing import cmd_plugins
+
+        return cmd_plugins
+    from assay._cli import commands
+
+    return getattr(commands, f"cmd_{name}")
 
 
 def _err(msg: str) -> None:

@@ -7,7 +7,8 @@ answering), plugin files and modules, the experiment file with its overrides, it
 and its sweep and law blocks against the resolved experiment. Each refusal is one UserError
 naming the flag or field, the bad value and the fix; the CLI prints it and exits 2.
 
-Cheap checks come first; only the last step loads the plugins (and with them torch).
+Cheap checks come first; the last step validates the experiment's components, from the
+plugin cache without importing the plugins or torch where it can (``assay._plugins.light``).
 """
 from __future__ import annotations
 
@@ -17,12 +18,15 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from assay._cli.main import WORKERS_PER_CORE
 from assay._experiment import settings
 from assay._experiment.settings import Settings
 from assay.errors import UserError, did_you_mean
+
+TYPE_CHECKING = False           # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
 
 MAX_SEEDS = 1000
 
@@ -221,7 +225,7 @@ def _resolved(args: argparse.Namespace, sweep: Any, law: Any,
     from assay._experiment.resolve import build_run
     from assay._experiment.space import check_paths, field_paths, probes
 
-    loaded = load(args.experiment, args.override, args.plugin)
+    loaded = load(args.experiment, args.override, args.plugin, light=True)  # torch-free
     base = Path(args.experiment).parent
     _refuse_broken(loaded.registry, [*sources, *((lab, _abs(p, base)) for lab, p in listed)])
 

@@ -67,25 +67,51 @@ FILL IN: scale, datasets, hyperparameters that differ from the paper, and why.
 """
 
 INIT = '''\
-"""$cls: FILL IN one line on what the paper contributes."""
+"""$cls: FILL IN one line on what the paper contributes.
+
+The hooks import the method when they are called, not with this package: validating an
+experiment imports only ``config.py`` (no torch), and that needs this file to stay light.
+"""
 from __future__ import annotations
 
 from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .method import $cls
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import $cls
+
     return [$cls]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS
+'''
+
+CONFIG = '''\
+"""$cls's config: every knob, typed, with its default and bounds.
+
+It lives apart from the method, in a module that imports no torch, so that assay validates
+an experiment naming $slug (and computes its run key) without importing torch: it imports
+a component's config from the module that defines it. Keep it that way.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from assay import Config
+
+
+class ${cls}Config(Config):
+    """Paper: FILL IN https://arxiv.org/abs/NNNN.NNNNN - what the method changes."""
+
+    lr: float = Field(0.1, gt=0, le=10, description="Learning rate")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="L2 penalty added to the gradient")
 '''
 
 METHOD = '''\
@@ -105,18 +131,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-from pydantic import Field
 
-from assay import Config, Optimizer, Paper
+from assay import Optimizer, Paper
+
+from .config import ${cls}Config
 
 PAPER = Paper(title="FILL IN: the paper's title", arxiv="", year=None)
-
-
-class ${cls}Config(Config):
-    """Paper: FILL IN https://arxiv.org/abs/NNNN.NNNNN - what the method changes."""
-
-    lr: float = Field(0.1, gt=0, le=10, description="Learning rate")
-    weight_decay: float = Field(0.0, ge=0, le=1, description="L2 penalty added to the gradient")
 
 
 class _PlainSGD(torch.optim.Optimizer):
@@ -210,7 +230,8 @@ from assay import load
 from assay.claims import decide
 from assay.testing import MethodContract, negative_control
 from assay_$pkg.claims import CLAIMS, headline
-from assay_$pkg.method import $cls, ${cls}Config
+from assay_$pkg.config import ${cls}Config
+from assay_$pkg.method import $cls
 
 
 class Test${cls}Contract(MethodContract):
@@ -283,6 +304,7 @@ def new_plugin(name: str, parent: Path) -> Path:
         "pyproject.toml": PYPROJECT,
         "README.md": README,
         f"assay_{n['pkg']}/__init__.py": INIT,
+        f"assay_{n['pkg']}/config.py": CONFIG,
         f"assay_{n['pkg']}/method.py": METHOD,
         f"assay_{n['pkg']}/claims.py": CLAIMS,
         f"assay_{n['pkg']}/configs/claim.yaml": CLAIM_YAML,

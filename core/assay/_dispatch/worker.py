@@ -74,7 +74,8 @@ def worker_info(plugins: tuple[str, ...] = ()) -> dict[str, Any]:
     try:
         import torch
 
-        info["torch"] = torch.__version__
+        # a plain str (torch's version is a subclass): the driver reads it without torch
+        info["torch"] = str(torch.__version__)
         info["cuda_devices"] = torch.cuda.device_count() if torch.cuda.is_available() else 0
         info["cuda_visible"] = os.environ.get("CUDA_VISIBLE_DEVICES", "")
     except ImportError:

@@ -8,6 +8,7 @@ from typing import Any
 
 from assay._drive.shutdown import StopSignals
 from assay._experiment.resolve import ExperimentSpec, RunSpec, build_run, load_yaml, parse_override
+from assay._plugins.light import LightRegistry, validation_registry
 from assay._plugins.registry import Registry, absolute_source, registry
 from assay.errors import UserError
 
@@ -16,14 +17,18 @@ from assay.errors import UserError
 class Loaded:
     raw: dict[str, Any]
     overrides: dict[str, Any]
-    registry: Registry
+    registry: Registry | LightRegistry
     experiment: ExperimentSpec
     run: RunSpec
 
 
 def load(path: str | Path | Mapping[str, Any], overrides: Sequence[str] | Mapping[str, Any] = (),
-         plugins: Sequence[str] = ()) -> Loaded:
-    """Read an experiment (file or dict), load the plugins it needs, validate everything."""
+         plugins: Sequence[str] = (), *, light: bool = False) -> Loaded:
+    """Read an experiment (file or dict), load the plugins it needs, validate everything.
+
+    ``light``: validate from the plugin cache without importing the plugins where it can
+    (``assay._plugins.light``; the same RunSpec). Its ``Loaded`` is for reading, not running:
+    running needs the full registry (``light=False``, the default)."""
     raw = dict(path) if isinstance(path, Mapping) else load_yaml(path)
     base = Path(path).parent if not isinstance(path, Mapping) else Path(".")
     ovr = dict(overrides) if isinstance(overrides, Mapping) else \
@@ -33,7 +38,8 @@ def load(path: str | Path | Mapping[str, Any], overrides: Sequence[str] | Mappin
         raise UserError("plugins: expected a list of plugin files or modules")
     # plugin files are found relative to the experiment file, and sent to workers as absolute
     sources = [_abs(p, Path(".")) for p in plugins] + [_abs(p, base) for p in listed]
-    reg = registry(tuple(dict.fromkeys(sources)))
+    extra = tuple(dict.fromkeys(sources))
+    reg = validation_registry(extra) if light else registry(extra)
     raw.pop("plugins", None)
     exp, run = build_run(raw, reg, ovr)
     return Loaded(raw, ovr, reg, exp, run)

@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from assay._experiment.reading import check_numbers, parse_yaml, read_file
+from assay._plugins.light import LightRegistry, NeedsFull
 from assay._plugins.registry import Registry
 from assay.errors import UserError, did_you_mean, unknown_name
 from assay.kinds import Component
@@ -155,7 +156,7 @@ def parse_experiment(raw: Mapping[str, Any]) -> ExperimentSpec:
     return validate(ExperimentSpec, raw, "")
 
 
-def resolve_component(reg: Registry, kind: str, ref: Any, path: str) -> dict[str, Any]:
+def resolve_component(reg: Registry | LightRegistry, kind: str, ref: Any, path: str) -> dict[str, Any]:
     """Validate ``{name, **params}`` against the named component's Config; full config back."""
     if isinstance(ref, str):
         ref = {"name": ref}
@@ -167,9 +168,23 @@ def resolve_component(reg: Registry, kind: str, ref: Any, path: str) -> dict[str
     return {"name": cls.name, **cfg.model_dump(mode="json")}
 
 
-def build_run(raw: Mapping[str, Any], reg: Registry, overrides: Mapping[str, Any] = {}
-              ) -> tuple[ExperimentSpec, RunSpec]:
-    """Experiment dict (+ dotted overrides) -> validated ExperimentSpec and its RunSpec."""
+def build_run(raw: Mapping[str, Any], reg: Registry | LightRegistry,
+              overrides: Mapping[str, Any] = {}) -> tuple[ExperimentSpec, RunSpec]:
+    """Experiment dict (+ dotted overrides) -> validated ExperimentSpec and its RunSpec.
+
+    With a :class:`LightRegistry` (validation without importing the plugins), whatever it
+    cannot answer exactly starts the build again with the full registry: the result, errors
+    included, is the full registry's."""
+    if isinstance(reg, LightRegistry):
+        try:
+            return _build_run(raw, reg, overrides)
+        except NeedsFull:
+            reg = reg.full()
+    return _build_run(raw, reg, overrides)
+
+
+def _build_run(raw: Mapping[str, Any], reg: Registry | LightRegistry,
+               overrides: Mapping[str, Any]) -> tuple[ExperimentSpec, RunSpec]:
     exp = parse_experiment(apply_overrides(dict(raw), overrides))
     methods = {}
     for slot, ref in exp.methods.items():
@@ -189,7 +204,7 @@ def build_run(raw: Mapping[str, Any], reg: Registry, overrides: Mapping[str, Any
         "model": resolve_component(reg, "model", exp.model, "model"),
         "backend": resolve_component(reg, "backend", exp.backend, "backend"),
     }
-    concrete = instantiate(reg, "backend", parts["backend"]).concrete()  # type: ignore[attr-defined]
+    concrete = _concrete(reg, parts["backend"])
     if concrete is not None:
         parts["backend"] = resolve_component(reg, "backend", concrete, "backend")
     versions = {"assay": reg.plugins["builtin"].version}
@@ -210,6 +225,30 @@ def build_run(raw: Mapping[str, Any], reg: Registry, overrides: Mapping[str, Any
     run = RunSpec(experiment=exp.name, methods=methods, train=exp.train, versions=versions,
                   plugins=tuple(reg.sources), pretrain=pre, **parts)
     return exp, run
+
+
+def _concrete(reg: Registry | LightRegistry, ref: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The backend reference ``ref`` stands for on this machine (``auto`` -> cpu/cuda/mps),
+    or None when it is concrete itself."""
+    if isinstance(reg, LightRegistry):
+        return reg.concrete_backend(ref)
+    return instantiate(reg, "backend", ref).concrete()  # type: ignore[attr-defined]
+
+
+def backend_resources(reg: Registry | LightRegistry, ref: Mapping[str, Any]
+                      ) -> dict[str, float]:
+    """The Dask worker resources a run on backend ``ref`` needs (e.g. ``{"GPU": 1}``)."""
+    if isinstance(reg, LightRegistry):
+        try:
+            return reg.backend_resources(ref)
+        except NeedsFull:
+            reg = reg.full()
+    return instantiate(reg, "backend", ref).resources()  # type: ignore[attr-defined]
+
+
+def full_registry(reg: Registry | LightRegistry) -> Registry:
+    """``reg`` itself, or the full registry a light one stands for (to build components)."""
+    return reg.full() if isinstance(reg, LightRegistry) else reg
 
 
 def instantiate(reg: Registry, kind: str, ref: Mapping[str, Any]) -> Component:

@@ -15,26 +15,34 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import tomllib
 
 from assay.errors import UserError
+
+# No typing, tomllib or dataclasses at import: every command reads its settings, and those
+# imports took longer than the rest of a cached `assay plugins` (issue 16).
+TYPE_CHECKING = False                   # typing.TYPE_CHECKING's value; checkers read it as such
+if TYPE_CHECKING:
+    from typing import Any
 
 KEYS = {"tracking_uri": ("MLFLOW_TRACKING_URI", str), "study_storage": ("ASSAY_STUDY_STORAGE", str),
         "scheduler": ("ASSAY_SCHEDULER", str), "workers": ("ASSAY_WORKERS", int)}
 
 
-@dataclass
 class Settings:
-    tracking_uri: str | None = None
-    study_storage: str | None = None
-    scheduler: str | None = None
-    workers: int | None = None
-    source: dict[str, str] = field(default_factory=dict)   # key -> where it came from
-    file: Path | None = None
+    """The resolved connection settings, and where each came from (``source``: key -> the
+    flag, variable or file that set it)."""
+
+    def __init__(self, file: Path | None = None) -> None:
+        self.tracking_uri: str | None = None
+        self.study_storage: str | None = None
+        self.scheduler: str | None = None
+        self.workers: int | None = None
+        self.source: dict[str, str] = {}
+        self.file = file
+
+    def __repr__(self) -> str:
+        return f"Settings({vars(self)!r})"
 
 
 def find_config(start: Path | None = None) -> Path | None:
@@ -47,6 +55,8 @@ def find_config(start: Path | None = None) -> Path | None:
 
 
 def load_config(path: Path) -> dict[str, Any]:
+    import tomllib
+
     try:
         data = tomllib.loads(path.read_text())
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -14,6 +14,11 @@ plugins) from a JSON file in the user's cache folder (``$XDG_CACHE_HOME/assay``,
   plugins (the core included) and of local plugin files. Editing a plugin's source, adding a
   file, or reinstalling changes one of those, and the next call reloads and rewrites.
 
+The summary also records, per component, what validating an experiment needs (kind, name,
+slot, owner plugin, paper, where its Config class is defined, and how a backend resolves
+``concrete()``), and whether the installed torch was built without CUDA and MPS: the light
+registry (``assay._plugins.light``) validates experiments from it without importing torch.
+
 ``ASSAY_NO_CACHE=1`` bypasses the file (always load, never write). Anything odd about the
 file (unreadable, another format) is a miss, never an error.
 """
@@ -26,9 +31,12 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
-FORMAT = 1
+TYPE_CHECKING = False           # typing.TYPE_CHECKING without importing typing (start-up)
+if TYPE_CHECKING:
+    from typing import Any
+
+FORMAT = 2
 NO_CACHE_ENV = "ASSAY_NO_CACHE"
 
 
@@ -37,19 +45,29 @@ def cache_dir() -> Path:
 
 
 def summary(extra: Sequence[str] = (), autoload: bool | None = None) -> dict[str, Any]:
-    """``{"plugins": [...], "broken": {...}}`` for these plugin sources (see the module doc)."""
+    """``{"plugins": [...], "broken": {...}, "components": [...], "torch_cpu_only": ...}``
+    for these plugin sources (see the module doc): from the file while it is valid, else
+    from the loaded plugins (and then written)."""
     if os.environ.get(NO_CACHE_ENV):
         return _summarize(_load(extra, autoload))
-    path = cache_dir() / f"plugins-{_key(extra, autoload)}.json"
-    found = _read(path)
+    found = cached(extra, autoload)
     if found is not None:
-        return found["summary"]
+        return found
+    path = cache_dir() / f"plugins-{_key(extra, autoload)}.json"
     dists = distributions()
     reg = _load(extra, autoload)
     data = {"format": FORMAT, "distributions": dists, "watch": watch(reg),
             "summary": _summarize(reg)}
     write(path, data)
     return data["summary"]
+
+
+def cached(extra: Sequence[str] = (), autoload: bool | None = None) -> dict[str, Any] | None:
+    """The summary from the file when it is valid, else None (nothing is loaded or written)."""
+    if os.environ.get(NO_CACHE_ENV):
+        return None
+    found = _read(cache_dir() / f"plugins-{_key(extra, autoload)}.json")
+    return found["summary"] if found is not None else None
 
 
 def _load(extra: Sequence[str], autoload: bool | None) -> Any:
@@ -73,7 +91,62 @@ def _summarize(reg: Any) -> dict[str, Any]:
             "components": components,
             "claims": [c.id for c in reg.claims.values() if c.plugin == name],
         })
-    return {"plugins": plugins, "broken": dict(reg.broken)}
+    components = [_component(reg, kind, name, cls) for kind, table in reg.components.items()
+                  for name, cls in table.items()]
+    return {"plugins": plugins, "broken": dict(reg.broken), "components": components,
+            "torch_cpu_only": _torch_cpu_only()}
+
+
+def _component(reg: Any, kind: str, name: str, cls: Any) -> dict[str, Any]:
+    """What validation reads of one component (``assay._plugins.light``)."""
+    return {"kind": kind, "name": name, "slot": getattr(cls, "slot", "") if kind == "method"
+            else "", "plugin": reg.owner[(kind, name)],
+            "paper": cls.paper.model_dump() if cls.paper is not None else None,
+            "config": where(cls.Config),
+            "concrete": _concrete_rule(cls) if kind == "backend" else "none",
+            "resources": "none" if kind != "backend" or _keeps(cls, "resources") else "custom"}
+
+
+def _keeps(cls: Any, method: str) -> bool:
+    """``cls`` keeps Backend's ``method`` (not overridden)."""
+    from assay.kinds import Backend
+
+    return getattr(cls, method) is getattr(Backend, method)
+
+
+def where(obj: Any) -> str | None:
+    """``"module:qualname"`` from which a fresh process imports this very object, or None
+    (a class made in a function, or in a plugin file loaded by path)."""
+    module, qualname = getattr(obj, "__module__", ""), getattr(obj, "__qualname__", "")
+    found: Any = sys.modules.get(module)
+    if found is None or "<" in qualname or module.startswith("assay_local_"):
+        return None
+    for part in qualname.split("."):
+        found = getattr(found, part, None)
+    return f"{module}:{qualname}" if found is obj else None
+
+
+def _concrete_rule(cls: Any) -> str:
+    """How the light registry may answer ``cls(...).concrete()``: "none" when the class
+    keeps Backend's (always None); "auto" for the core's own ``auto`` (decided without torch
+    only on a torch built without CUDA and MPS); "custom" otherwise (the full registry)."""
+    if _keeps(cls, "concrete"):
+        return "none"
+    if where(cls) == "assay._builtin.backends:Auto":
+        return "auto"
+    return "custom"
+
+
+def _torch_cpu_only() -> bool | None:
+    """True when the installed torch has neither CUDA (or ROCm) nor MPS compiled in, so that
+    ``torch.cuda.is_available()`` and ``torch.backends.mps.is_available()`` are False on any
+    machine; None when torch is not imported (unknown). Installing another torch build
+    changes the distributions, which invalidates the file."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    return not (torch.cuda._is_compiled() or torch.backends.cuda.is_built()
+                or torch.backends.mps.is_built())
 
 
 # --- validity ---------------------------------------------------------------------------------

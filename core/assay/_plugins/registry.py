@@ -201,10 +201,19 @@ def _add(reg: Registry, table: dict[str, type[Component]], kind: str, cls: Any,
 _CACHE: dict[tuple[tuple[str, ...], bool | None, str], Registry] = {}
 
 
+def _key(extra: Sequence[str], autoload: bool | None) -> tuple[tuple[str, ...], bool | None, str]:
+    return (tuple(extra), autoload, os.environ.get(AUTOLOAD_ENV, "") + "|" +
+            os.environ.get("ASSAY_PLUGINS", ""))
+
+
+def loaded(extra: Sequence[str] = (), autoload: bool | None = None) -> Registry | None:
+    """The registry ``registry(extra, autoload)`` would return, if this process has it."""
+    return _CACHE.get(_key(extra, autoload))
+
+
 def registry(extra: Sequence[str] = (), autoload: bool | None = None) -> Registry:
     """The registry for this process and these extra plugins (cached; workers reuse it)."""
-    key = (tuple(extra), autoload, os.environ.get(AUTOLOAD_ENV, "") + "|" +
-           os.environ.get("ASSAY_PLUGINS", ""))
+    key = _key(extra, autoload)
     if key not in _CACHE:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")

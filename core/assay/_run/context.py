@@ -9,18 +9,23 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import torch
 from torch import nn
 
-from assay._run.result import NonFiniteLoss, Pruned, Reporter, RunResult  # noqa: F401 - re-exported
+from assay._run.result import NonFiniteLoss, Pruned, RunResult  # noqa: F401 - re-exported
 from assay.kinds import Backend, Component, Data, Method
 from assay.lib.losses import default_loss
 from assay.spec import RunSpec
 
 if TYPE_CHECKING:
     from assay._plugins.registry import Registry
+
+
+class Reporter(Protocol):
+    def __call__(self, step: int, metrics: Mapping[str, float]) -> bool:
+        """Receive one evaluation; return True when the run should stop (pruned)."""
 
 
 @dataclass

@@ -1,15 +1,13 @@
-"""What a run ends with, importable without torch: the driver of a sweep reads results and
-never trains, so it must not pay torch's import (~1 s) for these few classes."""
+"""What a run gives back, and the two exceptions it may end with: plain data, no torch.
+
+The sweep driver reads results (and tells Optuna about them) without training anything, so
+these live apart from ``context`` (the run as a method sees it, built on torch): a driver
+whose workers train imports neither torch nor the plugins' training code.
+"""
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-
-class Reporter(Protocol):
-    def __call__(self, step: int, metrics: Mapping[str, float]) -> bool:
-        """Receive one evaluation; return True when the run should stop (pruned)."""
+from typing import Any
 
 
 class NonFiniteLoss(Exception):

@@ -28,7 +28,9 @@ def run_sweep_cli(args: Any) -> int:
     store = Store.resolve(args.tracking_uri)
     executor = make_executor(args.workers, args.scheduler, store.root, kind="sweep", warm=None)
     try:
-        loaded = load(args.experiment, args.override, args.plugin)
+        # light: the driver validates, tags and asks Optuna; the workers import torch and the
+        # plugins' training code, the driver need not (assay._plugins.light)
+        loaded = load(args.experiment, args.override, args.plugin, light=args.workers != 0)
         sweep = parse_sweep(loaded.experiment.sweep)
         if not sweep.space:
             raise UserError("sweep.space is empty: name at least one dotted path to search")

@@ -204,8 +204,10 @@ class Driver:
         trial.set_user_attr("run_key", run.key)
         if run.pretrain is not None:
             from assay._drive.run import ensure_pretrained
+            from assay._experiment.resolve import full_registry
 
-            ensure_pretrained(run, self.tracker, self.loaded.registry, self.store)
+            ensure_pretrained(run, self.tracker, full_registry(self.loaded.registry),
+                              self.store)           # trains here: the full registry
         prev = self.finished.get(run.key)        # content-addressed: reuse, never re-run
         values = self.teller.values(prev["metrics"]) if prev is not None else None
         if prev is not None and values is not None:
@@ -234,9 +236,9 @@ class Driver:
         ledger.to_submit.clear()
 
     def _resources(self, run: RunSpec) -> dict[str, float]:
-        from assay._experiment.resolve import instantiate
+        from assay._experiment.resolve import backend_resources
 
-        return instantiate(self.loaded.registry, "backend", run.backend).resources()  # type: ignore[attr-defined]
+        return backend_resources(self.loaded.registry, run.backend)
 
     def _pump(self, wait: float = 0.5) -> None:
         self.executor.work(self._on_report)      # inline: one run here; Dask: nothing
