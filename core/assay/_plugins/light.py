@@ -41,8 +41,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from assay._plugins import cache
-from assay._plugins.registry import PluginInfo, Registry, loaded, registry
-from assay.errors import unknown_name
+from assay._plugins.registry import Lookup, PluginInfo, Registry, loaded, registry
 from assay.kinds import Paper
 
 
@@ -93,7 +92,7 @@ def _import(where: str | None) -> Any:
     return found
 
 
-class LightRegistry:
+class LightRegistry(Lookup):
     """The part of :class:`Registry` that ``build_run`` uses, from the plugin cache."""
 
     def __init__(self, summary: Mapping[str, Any], extra: Sequence[str] = (),
@@ -112,17 +111,7 @@ class LightRegistry:
         self._autoload = autoload
 
     def get(self, kind: str, name: str, path: str = "") -> LightComponent:
-        table = self.components.get(kind, {})
-        if name not in table:
-            raise unknown_name(kind, name, table, path)
-        return table[name]
-
-    def names(self, kind: str) -> list[str]:
-        return sorted(self.components.get(kind, {}))
-
-    def version_of(self, kind: str, name: str) -> str:
-        plugin = self.owner[(kind, name)]
-        return f"{plugin}=={self.plugins[plugin].version}"
+        return super().get(kind, name, path)
 
     def concrete_backend(self, ref: Mapping[str, Any]) -> dict[str, Any] | None:
         """What ``instantiate(full, "backend", ref).concrete()`` returns, or NeedsFull."""

@@ -40,18 +40,15 @@ class PluginInfo:
     module: ModuleType | None = None
 
 
-@dataclass
-class Registry:
-    """Name -> class tables built from the registration hooks."""
+class Lookup:
+    """Finding components by kind and name in ``components``/``owner``/``plugins``: shared by
+    the full :class:`Registry` and the light one (``assay._plugins.light``)."""
 
-    plugins: dict[str, PluginInfo] = field(default_factory=dict)
-    broken: dict[str, str] = field(default_factory=dict)       # plugin -> error message
-    components: dict[str, dict[str, type[Component]]] = field(default_factory=dict)
-    owner: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> plugin
-    claims: dict[str, Any] = field(default_factory=dict)
-    sources: tuple[str, ...] = ()      # the --plugin / ASSAY_PLUGINS entries, for workers
+    plugins: dict[str, PluginInfo]
+    components: dict[str, dict[str, Any]]
+    owner: dict[tuple[str, str], str]
 
-    def get(self, kind: str, name: str, path: str = "") -> type[Component]:
+    def get(self, kind: str, name: str, path: str = "") -> Any:
         table = self.components.get(kind, {})
         if name not in table:
             raise unknown_name(kind, name, table, path)
@@ -63,6 +60,21 @@ class Registry:
     def version_of(self, kind: str, name: str) -> str:
         plugin = self.owner[(kind, name)]
         return f"{plugin}=={self.plugins[plugin].version}"
+
+
+@dataclass
+class Registry(Lookup):
+    """Name -> class tables built from the registration hooks."""
+
+    plugins: dict[str, PluginInfo] = field(default_factory=dict)
+    broken: dict[str, str] = field(default_factory=dict)       # plugin -> error message
+    components: dict[str, dict[str, type[Component]]] = field(default_factory=dict)
+    owner: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, name) -> plugin
+    claims: dict[str, Any] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()      # the --plugin / ASSAY_PLUGINS entries, for workers
+
+    def get(self, kind: str, name: str, path: str = "") -> type[Component]:
+        return super().get(kind, name, path)
 
 
 def _load_source(source: str) -> ModuleType:
