@@ -115,6 +115,20 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The ``assay`` command. Called without ``argv`` (the console script) it owns the
+    process, and manages the garbage collector for start-up and exit (``assay._drive.gcpause``);
+    with ``argv`` (tests, notebooks) it leaves the collector alone."""
+    if argv is not None:
+        return _main(argv, owner=False)
+    from assay._drive import gcpause
+
+    try:
+        return _main(argv, owner=True)
+    finally:
+        gcpause.at_exit()
+
+
+def _main(argv: Sequence[str] | None, owner: bool) -> int:
     args = parser().parse_args(argv)
     if args.version:
         from assay._version import __version__
@@ -123,6 +137,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser().print_help()
         return 0
+    if owner and args.command in ("sweep", "law"):   # the driver resumes it at its loop
+        from assay._drive import gcpause
+
+        gcpause.pause()
     try:
         from assay._cli import preflight
         from assay._experiment import settings

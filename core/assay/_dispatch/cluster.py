@@ -97,8 +97,7 @@ def start_forkserver() -> None:
 
     if getattr(forkserver._forkserver, "_forkserver_pid", None):
         return
-    multiprocessing.get_context("forkserver").set_forkserver_preload(
-        ["distributed", "assay._run.preload"])
+    multiprocessing.get_context("forkserver").set_forkserver_preload(["assay._run.preload"])
     saved = {k: os.environ.get(k) for k in WORKER_ENV}
     os.environ.update(WORKER_ENV)
     try:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from assay._dispatch.executor import Executor, Message, make_executor
+from assay._drive import gcpause
 from assay._drive.run import Loaded
 from assay._drive.shutdown import Interrupted, StopSignals
 from assay._drive.sweep.journal import fsync, study_storage
@@ -138,11 +139,12 @@ class Driver:
                 self.executor.start()           # Dask starts while MLflow/Optuna open
             try:
                 self._open()
-                self.executor.wait_ready()
-                if self.plots:
+                if self.plots:                  # while the workers start, not beside trials
                     from assay._drive.sweep.report import preload_plotting
 
                     preload_plotting()
+                self.executor.wait_ready()
+                gcpause.resume()                # start-up is over (assay._drive.gcpause)
                 deadline = started + (timeout_s or self.sweep.timeout_s or math.inf)
                 self._loop(trials or self.sweep.trials, deadline)
                 if self.stop.signal:
