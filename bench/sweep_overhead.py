@@ -10,6 +10,8 @@ Two workloads:
   its exit (imports, worker start-up and store creation included, as the issue counts
   them), in rounds that run all four variants one after the other; medians are reported,
   and each round's ratios, because this VM's speed drifts between minutes.
+Every command shares one bytecode cache outside the checkout, filled by an untimed 2-trial
+run of each MLP variant (as bench/startup.py: no variant compiles what another did not).
 Prints a table of times and ratios. Numbers go to bench/README.md by hand, with the date.
 """
 from __future__ import annotations
