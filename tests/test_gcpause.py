@@ -46,10 +46,12 @@ def test_pause_then_resume_freezes_what_start_up_loaded(collector):
     gc.unfreeze()
     gcpause.pause()
     assert not gc.isenabled()
-    start_up = [object() for _ in range(1000)]        # noqa: F841  (kept: start-up state)
+    start_up = [[] for _ in range(1000)]              # containers made during start-up
+    assert any(o is start_up for o in gc.get_objects())
     gcpause.resume()
     assert gc.isenabled()
     assert gc.get_freeze_count() >= 1000
+    assert not any(o is start_up for o in gc.get_objects())   # frozen: collections skip it
     gcpause.resume()                                   # twice: nothing more happens
     assert gc.isenabled()
 
