@@ -150,6 +150,54 @@ def test_validating_quickstart_imports_neither_torch_nor_mlflow(tmp_path):
     assert bad.stdout.strip() == ""                  # refused, still without torch
 
 
+CONFIG_MODULES = """
+import sys
+
+for name in sys.argv[1:]:
+    __import__(name)
+    if "torch" in sys.modules:
+        print(name)
+        break
+"""
+
+
+def test_every_components_config_imports_without_torch():
+    """Validation imports each named component's Config from its module: every installed
+    component's (the core's, assay.lib's and each plugin's config.py) must not import torch,
+    or validating an experiment that names it would."""
+    reg = registry()
+    modules = sorted({cls.Config.__module__ for table in reg.components.values()
+                      for cls in table.values()})
+    assert any(m.endswith(".config") for m in modules)          # the plugins' own modules
+    out = subprocess.run([sys.executable, "-c", CONFIG_MODULES, *modules], capture_output=True,
+                         text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"{out.stdout.strip()} imports torch"
+
+
+def test_validating_a_plugin_experiment_imports_no_torch(tmp_path):
+    """A plugin's experiment whose optimizer wraps another one (grad-noise: a nested
+    ``inner`` reference, completed against the registry) validates, and is refused, without
+    torch once the plugin cache is filled. (Installed plugins are loaded here: an edit to one
+    of them between the two calls would rightly invalidate the cache.)"""
+    example = ROOT / "plugins" / "grad-noise" / "assay_grad_noise" / "configs" / "noise_deep_mlp.yaml"
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop("ASSAY_NO_CACHE", None)
+    env.pop("ASSAY_DISABLE_PLUGIN_AUTOLOAD", None)
+    argv = [sys.executable, "-c", VALIDATE, "run", str(example)]
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=300,
+                           check=False)
+    assert again.returncode == 0 and "error" not in again.stderr, again.stderr
+    assert again.stdout.strip() == ""
+    bad = subprocess.run(argv + ["-o", "methods.optimizer.inner.lr=-1"], env=env,
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert "methods.optimizer.inner" in bad.stderr and "lr" in bad.stderr, bad.stderr
+    assert bad.stdout.strip() == ""
+
+
 SWEEP = """
 import sys
 

@@ -9,8 +9,10 @@ changed) and imports a component's ``Config`` on first use, from the module that
 
 What that costs, per component named by the experiment:
 
-- a config kept in a torch-free module (the core's ``assay._builtin.configs``; the scaffold's
-  ``config.py`` of a new plugin) costs pydantic only;
+- a config kept in a torch-free module (the core's ``assay._builtin.configs`` and
+  ``assay.lib.configs``; every plugin's ``config.py``, as the scaffold writes it) costs
+  pydantic only (the plugin package's ``__init__`` must stay light too: its hooks import the
+  training code when called);
 - a config defined beside the plugin's torch code imports that module, torch included: the
   same answer, only no faster. Moving the config into its own module gives the fast path;
 - a config the light registry cannot import (defined in a plugin file loaded by path, or in a

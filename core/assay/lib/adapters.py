@@ -23,11 +23,11 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field, field_validator
 from torch import nn
 
 from assay.errors import UserError
-from assay.kinds import Adapter, Config, Data, Paper
+from assay.kinds import Adapter, Data, Paper
+from assay.lib.configs import LoRAConfig
 
 
 class LoRALinear(nn.Module):
@@ -131,29 +131,6 @@ def inject(model: nn.Module, target: str,
 def adapters(model: nn.Module) -> dict[str, LoRALinear]:
     """The LoRA layers of ``model`` by name."""
     return {name: m for name, m in model.named_modules() if isinstance(m, LoRALinear)}
-
-
-class LoRAConfig(Config):
-    """Paper: https://arxiv.org/abs/2106.09685 - frozen weights plus trainable rank-r updates
-    B @ A on the chosen Linear layers (B starts at zero)."""
-
-    rank: int = Field(8, ge=1, le=4096, description="Rank r of each update (a layer narrower "
-                                                    "than r gets rank min(in, out))")
-    alpha: float = Field(16.0, gt=0, description="The update is scaled by alpha / rank")
-    target: str = Field(".*", description="Regular expression that Linear layer names must "
-                                          "fully match (default: every Linear, readout "
-                                          "included; e.g. 'hidden\\..*' leaves the readout "
-                                          "frozen)")
-    dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the adapter's input")
-
-    @field_validator("target")
-    @classmethod
-    def _regex(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return v
 
 
 class LoRA(Adapter):

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from assay.kinds import Config, Data, Dataset
+from assay.kinds import Data, Dataset
+from assay.lib.configs import LinearTeacherConfig
 
 __all__ = ["LinearTeacher", "LinearTeacherConfig", "digits_arrays", "teacher", "whiten"]
 
@@ -40,23 +40,6 @@ def digits_arrays() -> tuple[np.ndarray, np.ndarray]:
     images.setflags(write=False)
     labels.setflags(write=False)
     return images, labels
-
-
-class LinearTeacherConfig(Config):
-    """A fixed low-rank linear map to learn (Saxe et al. 2014, arXiv:1312.6120, Sec. 2)."""
-
-    n_train: int = Field(256, ge=2, le=1_000_000, description="Training examples")
-    n_val: int = Field(256, ge=2, le=1_000_000, description="Validation examples")
-    in_dim: int = Field(32, ge=1, le=4096, description="Input dimension")
-    out_dim: int = Field(32, ge=1, le=4096, description="Output dimension")
-    singular_values: list[float] = Field([3.0, 2.0, 1.0, 0.5, 0.25], min_length=1,
-                                         description="Singular values of W* (its rank)")
-    noise: float = Field(0.0, ge=0, description="Std of Gaussian noise added to targets")
-    whiten: bool = Field(True, description="Make the training inputs' second moment exactly I")
-    data_seed: int = Field(0, ge=0, description="Seed of the teacher and the inputs")
-    per_seed: bool = Field(False, description="Draw the teacher and the inputs from (data_seed, "
-                                              "the run's seed): each seed of a claim sees a "
-                                              "new problem (False: data_seed alone)")
 
 
 def teacher(c: LinearTeacherConfig, rng: np.random.Generator) -> np.ndarray:

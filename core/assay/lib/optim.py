@@ -16,10 +16,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import Field, field_validator
 
 from assay.errors import UserError
 from assay.kinds import Config, Optimizer
+from assay.lib.configs import INNER_PATH, InnerConfig, complete_inner, optimizer_class
 
 if TYPE_CHECKING:
     from assay._plugins.registry import Registry
@@ -35,32 +35,13 @@ def scaled_groups(groups: list[dict[str, Any]], lr: float, weight_decay: float
     return [{"params": g["params"], "lr": lr * g.get("lr_mult", 1.0),
              "weight_decay": weight_decay * g.get("wd_mult", 1.0)} for g in groups]
 
-PATH = "methods.optimizer.inner"
-
-
-def _optimizer_class(reg: Registry, name: str) -> type[Optimizer]:
-    cls = reg.get("method", name, path=f"{PATH}.name")
-    if getattr(cls, "slot", "") != "optimizer":
-        choices = [n for n in reg.names("method") if getattr(reg.get("method", n), "slot", "")
-                   == "optimizer"]
-        raise UserError(f"{PATH}.name: {name!r} is not an optimizer; valid: {', '.join(choices)}")
-    return cls  # type: ignore[return-value]
+PATH = INNER_PATH
 
 
 def complete(ref: Any) -> dict[str, Any]:
-    """Validate ``ref`` against the installed plugins and fill in its defaults (load time)."""
-    from assay._experiment.resolve import resolve_component
-    from assay._plugins.registry import registry
-
-    if isinstance(ref, str):
-        ref = {"name": ref}
-    if not isinstance(ref, Mapping) or not isinstance(ref.get("name"), str):
-        raise ValueError("expected a mapping with an optimizer 'name', e.g. {name: sgd, lr: 0.1}")
-    reg = registry()
-    if ref["name"] not in reg.components.get("method", {}):
-        return dict(ref)             # maybe a --plugin file's optimizer: checked at run start
-    _optimizer_class(reg, ref["name"])
-    return resolve_component(reg, "method", ref, PATH)
+    """Validate ``ref`` against the installed plugins and fill in its defaults (load time);
+    ``assay.lib.configs.complete_inner``."""
+    return complete_inner(ref)
 
 
 def instantiate(reg: Registry, ref: Mapping[str, Any]) -> Optimizer:
@@ -68,23 +49,8 @@ def instantiate(reg: Registry, ref: Mapping[str, Any]) -> Optimizer:
     from assay._experiment.resolve import resolve_component
 
     full = resolve_component(reg, "method", ref, PATH)
-    cls = _optimizer_class(reg, full["name"])
+    cls = optimizer_class(reg, full["name"])
     return cls(cls.Config.model_validate({k: v for k, v in full.items() if k != "name"}))
-
-
-class InnerConfig(Config):
-    """Config base of an optimizer-slot wrapper: the ``inner`` optimizer that takes the step,
-    validated and completed with its defaults when the experiment loads."""
-
-    inner: dict[str, Any] = Field(
-        default_factory=lambda: {"name": "sgd"}, validate_default=True,
-        description="The optimizer that takes the step, as {name, **config}: any "
-                    "optimizer-slot method (e.g. {name: adamw, lr: 0.003})")
-
-    @field_validator("inner")
-    @classmethod
-    def _complete_inner(cls, v: Any) -> dict[str, Any]:
-        return complete(v)
 
 
 class WrappedOptimizer(Optimizer):

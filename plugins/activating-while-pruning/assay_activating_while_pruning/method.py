@@ -19,14 +19,15 @@ outputs of every ReLU module in every training forward pass of the round.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from assay import Paper
 from assay.lib.pruning import magnitude_masks
-from assay_pqi_sap_pruning.method import IterativePruning, IterativePruningConfig
-from pydantic import Field, model_validator
+from assay_pqi_sap_pruning.method import IterativePruning
 from torch import nn
+
+from assay_activating_while_pruning.config import APConfig
 
 if TYPE_CHECKING:
     from typing import Self
@@ -36,23 +37,6 @@ if TYPE_CHECKING:
 
 PAPER = Paper(title="AP: Selective Activation for De-sparsifying Pruned Neural Networks",
               arxiv="2212.06145", year=2023)
-
-
-class APConfig(IterativePruningConfig):
-    """Paper: https://arxiv.org/abs/2212.06145 - iterative magnitude pruning where a share of
-    each round's removals are the negative weights that moved least (reducing dead neurons)."""
-
-    rule: Literal["fixed"] = Field("fixed", description="AP rides on fixed-share IMP")
-    ap_share: float = Field(0.1, ge=0, le=1, description="Share of each round's removed "
-                            "weights chosen by AP (0: plain IMP)")
-    ap_from: int = Field(1, ge=1, description="First pruning round (1-based) that uses AP")
-
-    @model_validator(mode="after")
-    def _global_scope(self) -> APConfig:
-        if self.scope != "global":
-            raise ValueError("activating-while-pruning ranks weights over all layers at once "
-                             "(scope: global)")
-        return self
 
 
 class DeadCounter:

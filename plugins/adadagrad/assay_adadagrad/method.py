@@ -31,8 +31,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Optimizer, Paper, Trainer, UserError
-from pydantic import Field
+from assay import Optimizer, Paper, Trainer, UserError
+
+from assay_adadagrad.config import AdaGradNormConfig, AdaptiveBatchConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -42,13 +43,6 @@ PAPER = Paper(title="AdAdaGrad: Adaptive Batch Size Schemes for Adaptive Gradien
 
 
 # --- AdaGrad-Norm ------------------------------------------------------------------------------
-
-class AdaGradNormConfig(Config):
-    """Paper: https://arxiv.org/abs/2402.11215 (AdaGrad-Norm, Ward, Wu and Bottou 2019): one
-    accumulated squared gradient norm scales every step."""
-
-    lr: float = Field(0.1, gt=0, description="Step size eta (divided by the accumulated norm)")
-    b0: float = Field(0.01, gt=0, description="Initial accumulator b_0 (> 0)")
 
 
 class _AdaGradNorm(torch.optim.Optimizer):
@@ -133,22 +127,6 @@ def next_batch(size: int, variance: float, mean_sq: float, eta: float, cap: int)
 
 
 # --- the trainer -------------------------------------------------------------------------------
-
-class AdaptiveBatchConfig(Config):
-    """Paper: https://arxiv.org/abs/2402.11215 - grow the batch whenever the norm test fails."""
-
-    adaptive: bool = Field(True, description="Grow the batch by the norm test (false: keep "
-                                             "train.batch_size, the fixed-batch baseline)")
-    eta: float = Field(0.9, gt=0, description="Norm-test tolerance: larger passes more often")
-    max_batch: int = Field(2048, ge=2, description="Largest batch the test may ask for")
-    sample_budget: int | None = Field(None, ge=1, description="Stop once this many examples "
-                                                              "were processed (None: no cap)")
-    test_every: int = Field(1, ge=1, description="Run the norm test every k steps")
-    variance_sample: int | None = Field(128, ge=2, description=(
-        "Estimate the per-example gradient variance from this many of the batch's examples "
-        "(an unbiased sample variance; None: all of them)"))
-    chunk: int = Field(256, ge=1, description="Per-example gradients computed this many at a "
-                                              "time (memory, not results)")
 
 
 class AdaptiveBatch(Trainer):

@@ -5,15 +5,16 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .method import CurveGD, ScaledInit
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import CurveGD, ScaledInit
+
     return [ScaledInit, CurveGD]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

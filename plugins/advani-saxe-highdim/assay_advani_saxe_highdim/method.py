@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from assay import Config, Data, Paper, Parameterization, UserError
+from assay import Data, Paper, Parameterization, UserError
 from assay.lib.init import init_weights
 from assay.lib.trainers import FullBatchTrainer, Signal
-from pydantic import Field
 from torch import nn
+
+from assay_advani_saxe_highdim.config import CurveGDConfig, ScaledInitConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -43,13 +44,6 @@ SMALL = {"dataset": {"name": "linear-teacher", "in_dim": 16, "out_dim": 1,
                      "singular_values": [1.0], "noise": 0.5, "whiten": False, "n_train": 24,
                      "n_val": 64},
          "model": {"name": "linear", "bias": False}}
-
-
-class ScaledInitConfig(Config):
-    """Paper: https://arxiv.org/abs/1710.03667 - initial weights of a chosen size."""
-
-    scale: float = Field(0.01, ge=0, le=100, description="Initial weight-vector norm: weights "
-                                                         "N(0, scale^2 / fan_in)")
 
 
 class ScaledInit(Parameterization):
@@ -65,13 +59,6 @@ class ScaledInit(Parameterization):
     def apply(self, model: nn.Module, data: Data) -> list[dict[str, Any]]:
         init_weights(model, "gaussian", gain=self.config.scale)
         return [{"params": [p for p in model.parameters() if p.requires_grad]}]
-
-
-class CurveGDConfig(Config):
-    """Paper: https://arxiv.org/abs/1710.03667 - GD, test error after every step."""
-
-    stop_on_divergence: bool = Field(True, description="End the run once the training loss "
-                                                       "overflows")
 
 
 class CurveGD(FullBatchTrainer):

@@ -12,11 +12,12 @@ schedule prunes fast at first, while many redundant weights exist, and slowly ne
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from assay import Config, Paper, Pruning
+from assay import Paper, Pruning
 from assay.lib.pruning import apply_masks, magnitude_masks, prunable, sparsity_metrics
-from pydantic import Field, model_validator
+
+from assay_agp_gradual_pruning.config import AGPConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -31,34 +32,6 @@ def agp_sparsity(t: int, s_i: float, s_f: float, t0: int, n: int, dt: int) -> fl
         return 0.0
     progress = min(1.0, (t - t0) / (n * dt))
     return s_f + (s_i - s_f) * (1.0 - progress) ** 3
-
-
-class AGPConfig(Config):
-    """Paper: https://arxiv.org/abs/1710.01878 - prune the smallest weights gradually during
-    training, following a cubic sparsity schedule."""
-
-    final_sparsity: float = Field(0.9, ge=0, le=0.999, description="s_f: share of each pruned "
-                                  "layer's weights that is zero at the end")
-    initial_sparsity: float = Field(0.0, ge=0, le=0.999, description="s_i: sparsity set at the "
-                                    "first pruning step t0")
-    start_fraction: float = Field(0.1, ge=0, lt=1, description="t0 as a fraction of the run's "
-                                  "steps")
-    end_fraction: float = Field(0.6, gt=0, le=1, description="t0 + n*dt as a fraction of the "
-                                "run's steps (rounded down to whole dt)")
-    frequency: int = Field(20, ge=1, le=100_000, description="dt: optimizer steps between two "
-                           "pruning steps")
-    scope: Literal["layer", "global"] = Field("layer", description="layer: every layer pruned "
-                                              "to s_t (paper); global: one magnitude threshold")
-    include_readout: bool = Field(True, description="Also prune the output layer")
-
-    @model_validator(mode="after")
-    def _order(self) -> AGPConfig:
-        if self.end_fraction <= self.start_fraction:
-            raise ValueError(f"end_fraction ({self.end_fraction}) must exceed start_fraction "
-                             f"({self.start_fraction})")
-        if self.initial_sparsity > self.final_sparsity:
-            raise ValueError("initial_sparsity must not exceed final_sparsity")
-        return self
 
 
 class AGP(Pruning):

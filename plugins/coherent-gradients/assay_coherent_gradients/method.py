@@ -30,9 +30,10 @@ import statistics
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, NonFiniteLoss, Paper, Trainer, UserError
+from assay import NonFiniteLoss, Paper, Trainer, UserError
 from assay.lib.hessian import per_example_grads
-from pydantic import Field, field_validator
+
+from assay_coherent_gradients.config import CoherentGradientsConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -56,27 +57,6 @@ def median_of_means(group_grads: list[list[torch.Tensor]]) -> list[torch.Tensor]
     (``group_grads[j][i]``: group j, parameter i). With an odd number of groups the median is
     one group's value in every coordinate."""
     return [torch.stack(per_group).median(dim=0).values for per_group in zip(*group_grads)]
-
-
-class CoherentGradientsConfig(Config):
-    """Paper: https://arxiv.org/abs/2203.10036 - m-coherence of per-example gradients, and
-    median-of-means steps (M3) that suppress weak gradient directions."""
-
-    groups: int = Field(1, ge=1, le=63, description=(
-        "k: each minibatch is split into k groups and the step follows the coordinate-wise "
-        "median of their mean gradients (1: the plain minibatch step; 3: the paper's M3)"))
-    coherence_every: int = Field(10, ge=0, description=(
-        "Measure alpha_m every this many steps, from step 0 (0: never)"))
-    coherence_until: int = Field(200, ge=0, description="Last step at which alpha_m is measured")
-    coherence_m: int = Field(128, ge=2, le=4096, description=(
-        "m: training examples in the fixed sample alpha_m is measured on"))
-
-    @field_validator("groups")
-    @classmethod
-    def _odd(cls, v: int) -> int:
-        if v % 2 == 0:
-            raise ValueError(f"groups must be odd, so that the median is a group's value; got {v}")
-        return v
 
 
 class CoherentGradients(Trainer):

@@ -7,15 +7,16 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .method import BottleneckAdapter, Compacter
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import BottleneckAdapter, Compacter
+
     return [Compacter, BottleneckAdapter]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -24,14 +24,15 @@ weight; Compacter: its fast factors t_i), so z' = z at step 0 and the first grad
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-from assay import Adapter, Config, Data, Paper, UserError
+from assay import Adapter, Data, Paper, UserError
 from assay.lib.adapters import linear_layers
-from pydantic import Field
 from torch import nn
+
+from assay_compacter.config import BottleneckConfig, CompacterConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -87,18 +88,6 @@ class Adapted(nn.Module):
         return z + self.up(self.act(self.down(z)))
 
 
-class BottleneckConfig(Config):
-    """Paper: https://arxiv.org/abs/1902.00751 - a residual bottleneck (down, act, up) after
-    each targeted Linear; only the adapters and the readout train."""
-
-    bottleneck: int = Field(16, ge=1, le=4096, description="Bottleneck width k")
-    activation: Literal["gelu", "relu"] = Field("gelu", description="Nonlinearity in the "
-                                                                     "bottleneck")
-    target: str = Field(r"hidden\..*", description="Regular expression that the names of the "
-                                                   "Linear layers to adapt must fully match")
-    train_readout: bool = Field(True, description="Train the readout (task head) too")
-
-
 class BottleneckAdapter(Adapter):
     """Houlsby adapter: dense down/up projections (up starts at zero)."""
 
@@ -137,14 +126,6 @@ class BottleneckAdapter(Adapter):
 
     def setup(self, ctx: RunContext) -> None:
         ctx.final_metrics["adapter/params"] = float(self.adapter_params())
-
-
-class CompacterConfig(BottleneckConfig):
-    """Paper: https://arxiv.org/abs/2106.04647 - the bottleneck adapter with PHM projections:
-    W = sum_i A_i (x) s_i t_i^T, slow A_i shared by every layer, fast s_i, t_i rank one."""
-
-    n: int = Field(4, ge=1, le=64, description="Number of Kronecker summands (A_i are n x n)")
-    rank: int = Field(1, ge=1, le=64, description="Rank of each fast weight B_i = s_i t_i^T")
 
 
 class Compacter(BottleneckAdapter):

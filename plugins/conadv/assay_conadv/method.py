@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import collections
 import math
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 from assay import Config, Optimizer, Paper, RunContext, Trainer
-from pydantic import Field
+
+from assay_conadv.config import ConAdvConfig, LambConfig
 
 PAPER = Paper(title="Concurrent Adversarial Learning for Large-Batch Training",
               arxiv="2106.00221", year=2022)
@@ -40,21 +41,6 @@ def fgsm(model: torch.nn.Module, params: dict[str, torch.Tensor], loss_fn: Any,
     out = torch.func.functional_call(model, params, (x_var,))
     (grad,) = torch.autograd.grad(loss_fn(out, y), x_var)
     return eps * grad.sign()
-
-
-class ConAdvConfig(Config):
-    """Paper: https://arxiv.org/abs/2106.00221 - FGSM adversarial training whose
-    perturbations come from weights ``staleness`` steps old."""
-
-    mode: Literal["stale", "sync", "vanilla"] = Field(
-        "stale", description="stale: ConAdv (perturbation from old weights); sync: synchronous "
-                             "FGSM adversarial training; vanilla: no perturbation")
-    epsilon: float = Field(0.1, gt=0, le=100, description="FGSM radius (L-infinity, in input "
-                                                          "units)")
-    staleness: int = Field(1, ge=1, le=10_000, description="tau: age in steps of the weights "
-                                                           "that build the perturbation (stale)")
-    adv_weight: float = Field(0.5, ge=0, le=1, description="w: weight of the adversarial loss; "
-                                                           "1 - w goes to the clean loss")
 
 
 class ConAdv(Trainer):
@@ -119,17 +105,6 @@ class ConAdv(Trainer):
             if step % ctx.eval_every == 0 or step == ctx.total_steps:
                 ctx.last_train_loss, running, count = running / count, 0.0, 0
                 ctx.evaluate_and_report(step)
-
-
-class LambConfig(Config):
-    """Paper: https://arxiv.org/abs/1904.00962 - Adam's direction, scaled per layer by the
-    trust ratio ||w|| / ||update||, for large batches."""
-
-    lr: float = Field(1e-2, gt=0, le=10, description="Learning rate")
-    beta1: float = Field(0.9, ge=0, lt=1, description="First-moment decay")
-    beta2: float = Field(0.999, ge=0, lt=1, description="Second-moment decay")
-    eps: float = Field(1e-6, gt=0, le=1, description="Denominator epsilon")
-    weight_decay: float = Field(0.0, ge=0, le=10, description="Decoupled weight decay")
 
 
 class Lamb(Optimizer):

@@ -13,20 +13,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from assay import Config, Data, Dataset, Paper
-from pydantic import Field
+from assay import Data, Dataset, Paper
+
+from assay_convex_relu.config import SpiralsConfig
 
 PAPER = Paper(title="Efficient Global Optimization of Two-layer ReLU Networks: Quadratic-time "
                     "Algorithms and Adversarial Training", arxiv="2201.01965", year=2022)
-
-
-class SpiralsConfig(Config):
-    """Paper: https://arxiv.org/abs/2201.01965 - the two-spiral benchmark, targets +-1."""
-
-    n_train: int = Field(100, ge=4, le=100_000, description="Training points (half per class)")
-    n_val: int = Field(200, ge=4, le=100_000, description="Validation points")
-    turns: float = Field(1.5, gt=0, le=10, description="Turns of each spiral")
-    noise: float = Field(0.0, ge=0, le=1, description="Std of Gaussian noise on the points")
 
 
 def spirals(n: int, turns: float, noise: float, rng: np.random.Generator

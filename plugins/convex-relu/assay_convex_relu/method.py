@@ -25,36 +25,19 @@ from __future__ import annotations
 import copy
 import math
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
-from assay import Config, Trainer, UserError
-from pydantic import Field
+from assay import Trainer, UserError
+
+from assay_convex_relu.config import ConvexReLUConfig
 
 from .data import PAPER
 
 if TYPE_CHECKING:
     from assay import RunContext
     from torch import nn
-
-
-class ConvexReLUConfig(Config):
-    """Paper: https://arxiv.org/abs/2201.01965 - solve the sampled convex program, or restart
-    the nonconvex training (the baseline)."""
-
-    mode: Literal["convex", "nonconvex"] = Field(
-        "convex", description="convex: the sampled convex program (cvxpy); nonconvex: the "
-                              "run's optimizer on J from `restarts` initialisations")
-    beta: float = Field(1e-3, gt=0, description="Weight decay beta of the objective J")
-    patterns: int = Field(500, ge=1, le=100_000, description="P: Gaussian hyperplanes sampled "
-                                                             "for the activation patterns")
-    solver: Literal["CLARABEL", "SCS", "ECOS"] = Field("CLARABEL", description="cvxpy solver")
-    restarts: int = Field(10, ge=1, le=1000, description="nonconvex: initialisations; each "
-                                                         "takes train.steps / restarts steps")
-    active_tol: float = Field(1e-3, gt=0, lt=1, description="A neuron counts as active when "
-                                                            "its |alpha| exceeds this fraction "
-                                                            "of the largest")
 
 
 def design(x: torch.Tensor) -> np.ndarray:

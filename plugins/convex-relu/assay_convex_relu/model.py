@@ -11,17 +11,12 @@ import math
 from typing import Any, ClassVar
 
 import torch
-from assay import Config, Data, Model, UserError
-from pydantic import Field
+from assay import Data, Model, UserError
 from torch import nn
 
+from assay_convex_relu.config import TwoLayerReLUConfig
+
 from .data import PAPER
-
-
-class TwoLayerReLUConfig(Config):
-    """Paper: https://arxiv.org/abs/2201.01965 - one hidden ReLU layer, scalar output."""
-
-    width: int = Field(512, ge=1, le=100_000, description="Hidden neurons m")
 
 
 class TwoLayerReLUNet(nn.Module):

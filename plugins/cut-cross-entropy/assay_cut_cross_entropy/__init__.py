@@ -5,21 +5,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .dataset import LargeVocabTokens
-from .method import CutCrossEntropy
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import CutCrossEntropy
+
     return [CutCrossEntropy]
 
 
 @hookimpl
 def assay_register_datasets() -> list[Any]:
+    from .dataset import LargeVocabTokens
+
     return [LargeVocabTokens]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -9,23 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from pydantic import Field
+from assay import Data, Dataset
 
-from assay import Config, Data, Dataset
+from assay_cut_cross_entropy.config import LargeVocabTokensConfig
 
 from .method import PAPER
-
-
-class LargeVocabTokensConfig(Config):
-    vocab_size: int = Field(32768, ge=2, le=2**20, description="Vocabulary size V")
-    seq_len: int = Field(128, ge=2, le=4096, description="Tokens per example")
-    n_train: int = Field(256, ge=1, le=10**6, description="Training sequences")
-    n_val: int = Field(8, ge=1, le=10**5, description="Validation sequences (the core "
-                       "evaluation materialises their logits: keep n_val x seq_len x V small)")
-    successors: int = Field(4, ge=1, le=1024, description="Fixed successors of every token")
-    noise: float = Field(0.1, ge=0, le=1, description="Share of tokens drawn from the "
-                         "Zipf background instead of a successor")
-    data_seed: int = Field(0, ge=0, description="Seed of the successor table and the samples")
 
 
 class LargeVocabTokens(Dataset):

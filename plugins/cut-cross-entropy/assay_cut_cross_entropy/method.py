@@ -10,14 +10,14 @@ and its output layer (``model.readout``) and computes the same cross-entropy til
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from assay import Config, Data, Loss, Paper, UserError
 from torch import nn
 
-from assay import Config, Data, Loss, Paper, UserError
+from assay_cut_cross_entropy.config import CutCrossEntropyConfig
 
 from ._blockwise import linear_cross_entropy
 from ._memory import peak_memory
@@ -27,24 +27,6 @@ if TYPE_CHECKING:
 
 PAPER = Paper(title="Cut Your Losses in Large-Vocabulary Language Models", arxiv="2411.09009",
               year=2024)
-
-
-class CutCrossEntropyConfig(Config):
-    """Paper: https://arxiv.org/abs/2411.09009 - cross-entropy without materialised logits."""
-
-    impl: Literal["blockwise", "materialized"] = Field(
-        "blockwise", description="blockwise: the paper's method; materialized: full logits "
-                                 "then F.cross_entropy (the baseline)")
-    vocab_block: int = Field(4096, ge=1, le=2**20, description="Vocabulary entries per tile")
-    token_block: int = Field(1024, ge=1, le=2**20, description="Tokens per tile")
-    filter_eps: float = Field(0.0, ge=0, lt=1, description="Gradient filtering: skip a tile "
-                              "whose softmax values are all below this (paper: 2^-12, about "
-                              "2.44e-4); 0 turns filtering off and keeps gradients exact")
-    measure_memory: bool = Field(False, description="Before training, profile one loss "
-                                 "forward+backward and report loss/peak_mb, loss/fwd_bwd_s and "
-                                 "loss/probe_value")
-    measure_tokens: int = Field(4096, ge=1, le=2**22, description="Tokens in the measured "
-                                "batch (rounded up to whole sequences)")
 
 
 class CutCrossEntropy(Loss):

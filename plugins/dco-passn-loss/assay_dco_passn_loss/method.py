@@ -30,8 +30,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Data, Loss, Paper, UserError
-from pydantic import Field
+from assay import Data, Loss, Paper, UserError
+
+from assay_dco_passn_loss.config import CoverageLossConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -65,16 +66,6 @@ def pass_at_n(logits: torch.Tensor, y: torch.Tensor, n: int) -> float:
     include the true label (computed exactly, not sampled)."""
     _, log_q = log_probs(logits.double(), y)
     return float((-torch.expm1(n * log_q)).mean())
-
-
-class CoverageLossConfig(Config):
-    """Paper: https://arxiv.org/abs/2502.07154 - minimise -log(1 - (1 - p(y|x))^N), the log of
-    pass@N coverage; N = 1 is cross-entropy."""
-
-    n: int = Field(16, ge=1, le=4096, description="N of the pass@N the loss optimises (1: plain "
-                                                  "cross-entropy)")
-    eval_n: int = Field(16, ge=1, le=4096, description="N of the pass@N measured on the "
-                                                       "validation split at every evaluation")
 
 
 class CoverageLoss(Loss):

@@ -23,13 +23,14 @@ import functools
 import math
 import statistics
 import time
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
-from assay import Config, Paper, RunContext, Trainer
-from assay_fira.method import GaLore, GaLoreConfig
-from pydantic import Field
+from assay import Paper, RunContext, Trainer
+from assay_fira.method import GaLore
 from pytorch_optimizer.optimizer.utils.galore import GaLoreProjector
+
+from assay_dct_adamw.config import DCTAdamWConfig, ProjectionBenchConfig
 
 PAPER = Paper(title="SVD-Free Low-Rank Adaptive Gradient Optimization for Large Language "
                     "Models", arxiv="2505.17967", year=2025)
@@ -73,11 +74,6 @@ class DCTProjector(GaLoreProjector):
         return dct_columns(weights, self.rank, projection_type)
 
 
-class DCTAdamWConfig(GaLoreConfig):
-    """Paper: arXiv:2505.17967 - GaLore's low-rank Adam with each projection chosen from a
-    fixed DCT basis by its alignment with the gradient (no SVD)."""
-
-
 class DCTAdamW(GaLore):
     """DCT-AdamW: fira's GaLore with ``DCTProjector`` in place of the SVD projector."""
 
@@ -96,17 +92,6 @@ class DCTAdamW(GaLore):
                         rank=group["rank"], update_proj_gap=group["update_proj_gap"],
                         scale=group["scale"], projection_type=group["projection_type"])
         return opt
-
-
-class ProjectionBenchConfig(Config):
-    """What the projection benchmark times."""
-
-    dim: int = Field(512, ge=8, le=8192, description="Side of the square gradient matrices")
-    rank: int = Field(16, ge=1, le=8192, description="Rank of the projection")
-    repeats: int = Field(15, ge=3, le=1000, description="Timed refreshes per method")
-    contender: Literal["dct", "svd"] = Field(
-        "dct", description="What is timed against the SVD (svd: the SVD against itself, the "
-                           "benchmark's negative control)")
 
 
 class ProjectionBench(Trainer):

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
-from assay import Config, Paper
-from assay_zo_bench import ZOSGD
-from pydantic import Field
+from assay import Paper
+from assay_zo_bench.method import ZOSGD
 from torch import nn
+
+from assay_deepzero.config import CGEConfig, ParallelRGEConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -86,17 +87,6 @@ def sgd_update(params: Params, g: torch.Tensor, lr: float,
     return update
 
 
-class CGEConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.02025 - coordinate-wise forward differences (d + 1
-    forward passes a step, run in parallel), then an SGD step on the estimate."""
-
-    lr: float = Field(1e-2, gt=0, le=10, description="Learning rate (the schedule slot scales it)")
-    mu: float = Field(5e-3, gt=0, le=1, description="Finite-difference step mu")
-    weight_decay: float = Field(0.0, ge=0, le=10, description="Decoupled weight decay")
-    chunk: int = Field(4096, ge=1, le=1_000_000, description="Perturbed models per vmapped "
-                                                             "call (memory only)")
-
-
 class ParallelZO(ZOSGD):
     """zo-bench's trainer loop shape, with one vectorised estimate per step: ``estimate_step``
     returns (loss at w, forward passes, the update to apply)."""
@@ -144,18 +134,6 @@ class CGE(ParallelZO):
         w = flatten(params)
         loss, g = cge(flat_loss(ctx, params, x, y), w, c.mu, c.chunk)
         return loss, w.numel() + 1, sgd_update(params, g, lr, c.weight_decay)
-
-
-class ParallelRGEConfig(ZOSGD.Config):  # type: ignore[name-defined,misc]
-    """Paper: https://arxiv.org/abs/2310.02025 - zo-bench's ZO-SGD estimator (q two-point
-    Gaussian queries a step) with the 2q probes of a step evaluated in parallel."""
-
-    directions: Literal["matrix", "zo-bench"] = Field(
-        "matrix", description="matrix: one (q, d) Gaussian draw a step; zo-bench: zo-bench's "
-                              "per-parameter seeded directions (the same numbers ZO-SGD uses; "
-                              "slow for large q)")
-    chunk: int = Field(4096, ge=1, le=1_000_000, description="Perturbed models per vmapped "
-                                                             "call (memory only)")
 
 
 class ParallelRGE(ParallelZO):

@@ -11,7 +11,7 @@ from assay.claims import decide
 from assay.testing import MethodContract, execute, load_yaml, negative_control
 from assay_deepzero.claims import CLAIMS, cge_near_first_order, rge_trails_cge
 from assay_deepzero.method import CGE, ParallelRGE, ParallelRGEConfig, batched, cge, sgd_update
-from assay_zo_bench import ZOSGD
+from assay_zo_bench.method import ZOSGD
 from torch import nn
 
 # --- the estimators -----------------------------------------------------------------------------

@@ -22,23 +22,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from pydantic import Field
+from assay import Optimizer, Paper
 
-from assay import Config, Optimizer, Paper
+from assay_diffgrad.config import DiffGradConfig
 
 PAPER = Paper(title="diffGrad: An Optimization Method for Convolutional Neural Networks",
               arxiv="1909.11015", year=2019)
-
-
-class DiffGradConfig(Config):
-    """Paper: https://arxiv.org/abs/1909.11015 - Adam's step scaled per coordinate by the
-    sigmoid of how much the gradient changed since the last step."""
-
-    lr: float = Field(1e-3, gt=0, le=10, description="Learning rate")
-    beta1: float = Field(0.9, ge=0, lt=1, description="First-moment decay")
-    beta2: float = Field(0.999, ge=0, lt=1, description="Second-moment decay")
-    eps: float = Field(1e-8, gt=0, le=1, description="Denominator epsilon")
-    weight_decay: float = Field(0.0, ge=0, le=10, description="Decoupled weight decay")
 
 
 class DiffGrad(Optimizer):
@@ -49,9 +38,8 @@ class DiffGrad(Optimizer):
     paper = PAPER
 
     def build(self, param_groups: list[dict[str, Any]]) -> torch.optim.Optimizer:
-        from pytorch_optimizer import DiffGrad as _DiffGrad
-
         from assay.lib.optim import scaled_groups
+        from pytorch_optimizer import DiffGrad as _DiffGrad
 
         c = self.config
         return _DiffGrad(scaled_groups(param_groups, c.lr, c.weight_decay), lr=c.lr,

@@ -5,21 +5,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .dataset import NoisyDigits
-from .method import DataDiet
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import DataDiet
+
     return [DataDiet]
 
 
 @hookimpl
 def assay_register_datasets() -> list[Any]:
+    from .dataset import NoisyDigits
+
     return [NoisyDigits]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -8,18 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from pydantic import Field
+from assay import Data, Dataset
 
-from assay import Config, Data, Dataset
+from assay_el2n_data_diet.config import NoisyDigitsConfig
 
 from .method import PAPER
-
-
-class NoisyDigitsConfig(Config):
-    noise: float = Field(0.1, ge=0, le=0.9, description="Share of training labels flipped to "
-                         "another class (chosen uniformly among the other nine)")
-    val_fraction: float = Field(0.2, gt=0, lt=1, description="Share of the 1797 images held out")
-    data_seed: int = Field(0, ge=0, description="Seed of the split and of the flips")
 
 
 class NoisyDigits(Dataset):

@@ -10,12 +10,12 @@ of the same size: the baseline every pruning result is compared with.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from pydantic import Field, model_validator
+from assay import DataSelection, Paper, UserError
 
-from assay import Config, DataSelection, Paper, UserError
+from assay_el2n_data_diet.config import DataDietConfig
 
 from ._scores import el2n, grand, train_probe
 
@@ -24,30 +24,6 @@ if TYPE_CHECKING:
 
 PAPER = Paper(title="Deep Learning on a Data Diet: Finding Important Examples Early in Training",
               arxiv="2107.07075", year=2021)
-
-
-class DataDietConfig(Config):
-    """Paper: https://arxiv.org/abs/2107.07075 - prune the training set by EL2N or GraNd."""
-
-    score: Literal["el2n", "grand", "random"] = Field(
-        "el2n", description="el2n: softmax error norm; grand: per-example gradient norm; "
-                            "random: a random subset (baseline)")
-    keep_fraction: float = Field(0.5, gt=0, le=1, description="Share of training examples kept")
-    skip_fraction: float = Field(0.0, ge=0, lt=1, description="Share of the highest-scoring "
-                                 "examples dropped before keeping the next keep_fraction")
-    n_probes: int = Field(4, ge=1, le=64, description="Independently initialised probe models "
-                          "whose scores are averaged")
-    probe_epochs: float = Field(3.0, ge=0, le=200, description="Epochs each probe trains before "
-                                "scoring (0: at initialisation, the paper's GraNd setting)")
-    probe_batch_size: int = Field(64, ge=1, le=65536, description="Batch size of probe training")
-    probe_lr: float = Field(1e-3, gt=0, le=10, description="Adam learning rate of the probes")
-
-    @model_validator(mode="after")
-    def _fractions(self) -> DataDietConfig:
-        if self.keep_fraction + self.skip_fraction > 1 + 1e-9:
-            raise ValueError(f"keep_fraction + skip_fraction = "
-                             f"{self.keep_fraction + self.skip_fraction:g} exceeds 1")
-        return self
 
 
 class DataDiet(DataSelection):

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from assay import Adapter, Config, Data, Paper, UserError
-from pydantic import Field, field_validator
+from assay import Adapter, Data, Paper, UserError
 from torch import nn
+
+from assay_flora_tucker.config import ConvAdapterConfig, FLoRAConfig, KernelLoRAConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -115,21 +116,6 @@ def conv_layers(model: nn.Module, target: str) -> list[tuple[str, nn.modules.con
             if isinstance(m, (nn.Conv1d, nn.Conv2d, nn.Conv3d)) and pattern.fullmatch(n)]
 
 
-class ConvAdapterConfig(Config):
-    target: str = Field(r"convs\..*", description="Regular expression that the names of the "
-                                                  "conv layers to adapt must fully match")
-    train_readout: bool = Field(True, description="Train the readout (task head) too")
-
-    @field_validator("target")
-    @classmethod
-    def _regex(cls, v: str) -> str:
-        try:
-            re.compile(v)
-        except re.error as exc:
-            raise ValueError(f"not a regular expression: {exc}") from None
-        return v
-
-
 class ConvAdapter(Adapter):
     """Freeze the model, wrap each targeted conv layer, train the adapters (and readout)."""
 
@@ -165,23 +151,6 @@ class ConvAdapter(Adapter):
         ctx.final_metrics["adapter/params"] = float(self.adapter_params())
 
 
-class FLoRAConfig(ConvAdapterConfig):
-    """Paper: https://arxiv.org/abs/2405.14739 - the conv kernel's update as a Tucker core
-    with one factor per mode (out, in, kernel...), the core started at zero."""
-
-    ranks: list[int] = Field([8, 8, 3], min_length=2, max_length=5,
-                             description="Core size per kernel mode: (out, in, k_1, ...); a "
-                                         "rank above a mode's size is cut to it")
-    scale: float = Field(1.0, gt=0, le=1000, description="The update is scaled by this")
-
-    @field_validator("ranks")
-    @classmethod
-    def _positive(cls, v: list[int]) -> list[int]:
-        if any(r < 1 for r in v):
-            raise ValueError(f"ranks must be >= 1, got {v}")
-        return v
-
-
 class FLoRA(ConvAdapter):
     """FLoRA: Tucker-core updates of conv kernels."""
 
@@ -191,14 +160,6 @@ class FLoRA(ConvAdapter):
 
     def wrap(self, conv: nn.modules.conv._ConvNd) -> DeltaConv:
         return TuckerConv(conv, list(self.config.ranks), self.config.scale)  # type: ignore[attr-defined]
-
-
-class KernelLoRAConfig(ConvAdapterConfig):
-    """Paper: https://arxiv.org/abs/2106.09685 - LoRA on the conv kernel reshaped to
-    (out, in * kernel), as peft adapts Conv layers."""
-
-    rank: int = Field(8, ge=1, le=4096, description="Rank r of the reshaped update")
-    alpha: float = Field(16.0, gt=0, description="The update is scaled by alpha / rank")
 
 
 class KernelLoRA(ConvAdapter):

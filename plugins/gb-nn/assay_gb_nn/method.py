@@ -31,11 +31,12 @@ validation loss).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Paper, Trainer, UserError
-from pydantic import Field
+from assay import Paper, Trainer, UserError
+
+from assay_gb_nn.config import BoostedNetConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -43,20 +44,6 @@ if TYPE_CHECKING:
 
 PAPER = Paper(title="Sequential Training of Neural Networks with Gradient Boosting",
               arxiv="1909.12098", year=2023)
-
-
-class BoostedNetConfig(Config):
-    """Paper: https://arxiv.org/abs/1909.12098 - fit J hidden units at a time to the
-    pseudo-residuals, then merge the stages into one hidden layer."""
-
-    mode: Literal["boost", "joint"] = Field("boost", description="boost: stage by stage; "
-                                            "joint: every unit at once (the baseline)")
-    stages: int = Field(10, ge=1, le=1000, description="T: stages (must divide the width)")
-    shrinkage: float = Field(1.0, gt=0, description="eta: each stage's Newton step is scaled "
-                                                    "by this")
-    drop_fraction: float = Field(0.3, gt=0, lt=1, description="Share of the hidden units "
-                                                              "switched off when measuring")
-    drop_draws: int = Field(10, ge=1, description="Random unit subsets averaged over")
 
 
 class BoostedNet(Trainer):

@@ -23,16 +23,14 @@ import math
 from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import Field
+from assay import Config, Optimizer, Paper, Parameterization
+from assay.lib.optim import WrappedOptimizer
 from torch import nn
 
-from assay import Config, Optimizer, Paper, Parameterization
-
-from assay.lib.optim import InnerConfig, WrappedOptimizer
+from assay_grad_noise.config import GaussianInitConfig, GradNoiseConfig
 
 if TYPE_CHECKING:
-    from assay import Data
-    from assay import RunContext
+    from assay import Data, RunContext
 
 PAPER = Paper(title="Adding Gradient Noise Improves Learning for Very Deep Networks",
               arxiv="1511.06807", year=2015)
@@ -43,15 +41,6 @@ NOISE_SEED_OFFSET = 7919          # keeps the noise stream apart from other seed
 def noise_std(step: int, eta: float, gamma: float) -> float:
     """sigma_t for optimizer step ``step`` (0-based): sqrt(eta / (1 + t)^gamma)."""
     return math.sqrt(eta / (1 + step) ** gamma)
-
-
-class GradNoiseConfig(InnerConfig):
-    """Paper: https://arxiv.org/abs/1511.06807 - add N(0, eta / (1 + t)^gamma) to every
-    gradient before the inner optimizer's step."""
-
-    eta: float = Field(0.01, ge=0, le=100, description="Noise variance at step 0 (paper: "
-                                                        "0.01, 0.3 or 1.0)")
-    gamma: float = Field(0.55, ge=0, le=10, description="Annealing exponent of the variance")
 
 
 class GradNoise(WrappedOptimizer):
@@ -94,14 +83,6 @@ class GradNoise(WrappedOptimizer):
                     continue
                 noise = torch.randn(p.grad.shape, generator=self.generator, dtype=p.grad.dtype)
                 p.grad.add_(noise.to(p.grad.device), alpha=std)
-
-
-class GaussianInitConfig(Config):
-    """Paper: https://arxiv.org/abs/1511.06807 (MNIST experiment) - the "simple init" that a
-    20-layer network cannot train from without help: every weight N(0, std^2), bias zero."""
-
-    std: float = Field(0.1, ge=0, le=10, description="Standard deviation of every weight "
-                                                     "(0 gives the paper's all-zero 'bad init')")
 
 
 class GaussianInit(Parameterization):

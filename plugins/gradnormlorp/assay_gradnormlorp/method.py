@@ -21,20 +21,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from assay import Config, Data, Paper, Parameterization
-from pydantic import Field
+from assay import Data, Paper, Parameterization
 from torch import nn
+
+from assay_gradnormlorp.config import WeightNormConfig
 
 PAPER = Paper(title="Gradient Weight-normalized Low-rank Projection for Efficient LLM Training "
                     "(github.com/Jhhuangkay/Gradient-Weight-normalized-Low-rank-Projection-"
                     "for-Efficient-LLM-Training)")
-
-
-class WeightNormConfig(Config):
-    """Paper: GradNormLoRP (catalog id 57) - weight normalisation W = g V / ||V|| of the hidden
-    linear layers, so that a low-rank optimizer (GaLore) sees better-conditioned gradients."""
-
-    readout: bool = Field(False, description="Also normalise the model's readout layer")
 
 
 class WeightNorm(Parameterization):

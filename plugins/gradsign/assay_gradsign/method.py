@@ -19,11 +19,12 @@ random number (the negative control: a proxy that knows nothing).
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Paper, Trainer
-from pydantic import Field
+from assay import Paper, Trainer
+
+from assay_gradsign.config import GradSignConfig
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,15 +34,6 @@ if TYPE_CHECKING:
 
 PAPER = Paper(title="GradSign: Model Performance Inference with Theoretical Insights "
                     "(ICLR 2022)", year=2022)
-
-
-class GradSignConfig(Config):
-    """Paper: GradSign (Zhang and Jia, ICLR 2022) - per-example gradient sign agreement at
-    initialisation as a predictor of trained accuracy."""
-
-    probe_batch: int = Field(64, ge=2, le=4096, description="Training examples the proxies see")
-    score: Literal["gradsign", "random"] = Field(
-        "gradsign", description="gradsign; random: a random number instead (negative control)")
 
 
 def gradsign(per_example: dict[str, torch.Tensor]) -> float:

@@ -5,21 +5,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .dataset import Blobs
-from .method import HessianSpectrum
-
 
 @hookimpl
 def assay_register_datasets() -> list[Any]:
+    from .dataset import Blobs
+
     return [Blobs]
 
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import HessianSpectrum
+
     return [HessianSpectrum]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -4,22 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from assay import Config, Data, Dataset
-from pydantic import Field
+from assay import Data, Dataset
+
+from assay_hessian_bulk_outliers.config import BlobsConfig
 
 from .spectrum import PAPER
-
-
-class BlobsConfig(Config):
-    """Paper: https://arxiv.org/abs/1706.04454 - k Gaussian clusters, k classes."""
-
-    n_classes: int = Field(4, ge=2, le=1000, description="Clusters (= classes)")
-    dim: int = Field(20, ge=1, le=100_000, description="Input dimension")
-    separation: float = Field(4.0, ge=0, description="Distance of each cluster mean from the "
-                                                     "origin (noise has unit std per axis)")
-    n_train: int = Field(1000, ge=2, le=1_000_000, description="Training examples")
-    n_val: int = Field(500, ge=2, le=1_000_000, description="Validation examples")
-    data_seed: int = Field(0, ge=0, description="Seed of the means and the draw")
 
 
 class Blobs(Dataset):

@@ -13,30 +13,11 @@ at the Hessian, on a fixed batch of the first ``n_examples`` training examples. 
 from __future__ import annotations
 
 import torch
-from assay import Config, Trainer
-from pydantic import Field, model_validator
+from assay import Trainer
+
+from assay_hessian_bulk_outliers.config import HessianSpectrumConfig
 
 from .spectrum import PAPER, count_outliers, hvp_operator, lanczos
-
-
-class HessianSpectrumConfig(Config):
-    """Paper: https://arxiv.org/abs/1706.04454 - outliers above the bulk of the Hessian."""
-
-    top_k: int = Field(24, ge=2, le=1000, description="Largest eigenvalues to compute and "
-                                                      "search for the gap")
-    lanczos_iters: int = Field(96, ge=2, le=5000, description="Lanczos steps (Hessian-vector "
-                                                              "products)")
-    n_examples: int = Field(1000, ge=0, description="Fixed batch: the first n training "
-                                                    "examples (0: all)")
-    floor: float = Field(1e-6, gt=0, lt=1, description="Ignore eigenvalues below this x the "
-                                                       "largest when looking for the gap")
-
-    @model_validator(mode="after")
-    def _enough_iters(self) -> HessianSpectrumConfig:
-        if self.lanczos_iters < self.top_k:
-            raise ValueError(f"lanczos_iters ({self.lanczos_iters}) must be >= top_k "
-                             f"({self.top_k})")
-        return self
 
 
 def top_eigenvalues(ctx, top_k: int, iters: int, n_examples: int) -> torch.Tensor:

@@ -7,24 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from assay import Config, Data, Paper, Parameterization
+from assay import Data, Paper, Parameterization
 from assay.lib.subspace import attach_subspace, random_projection
-from pydantic import Field
 from torch import nn
+
+from assay_intrinsic_dim.config import IntrinsicDimConfig
 
 __all__ = ["IntrinsicDim", "IntrinsicDimConfig", "attach_subspace", "random_projection"]
 
 PAPER = Paper(title="Measuring the Intrinsic Dimension of Objective Landscapes",
               arxiv="1804.08838", year=2018)
-
-
-class IntrinsicDimConfig(Config):
-    """Paper: https://arxiv.org/abs/1804.08838 - train only z in theta = theta_0 + P z."""
-
-    dim: int = Field(100, ge=1, le=1_000_000,
-                     description="Subspace dimension d (number of trainable numbers)")
-    normalize: bool = Field(True, description="Scale each column of P to unit length "
-                                              "(False: entries N(0, 1/D))")
 
 
 class IntrinsicDim(Parameterization):

@@ -13,22 +13,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from assay import Adapter, Config, Data, Paper
+from assay import Adapter, Data, Paper
 from assay.lib.subspace import attach_subspace
-from pydantic import Field
 from torch import nn
+
+from assay_intrinsic_dimension_ft.config import SubspaceAdapterConfig
 
 PAPER = Paper(title="Intrinsic Dimensionality Explains the Effectiveness of Language Model "
                     "Fine-Tuning", arxiv="2012.13255", year=2020)
-
-
-class SubspaceAdapterConfig(Config):
-    """Paper: https://arxiv.org/abs/2012.13255 - fine-tune only z in theta_0 + P z."""
-
-    dim: int = Field(100, ge=1, le=1_000_000, description="Subspace dimension d (the number "
-                                                          "of trainable numbers)")
-    normalize: bool = Field(True, description="Scale each column of P to unit length "
-                                              "(False: entries N(0, 1/D))")
 
 
 class SubspaceAdapter(Adapter):

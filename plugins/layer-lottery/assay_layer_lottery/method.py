@@ -25,14 +25,14 @@ which other jobs on a shared machine inflate far less).
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Paper, Pruning, UserError
-from pydantic import Field
+from assay import Paper, Pruning, UserError
+
+from assay_layer_lottery.config import Criterion, FilterLotteryConfig, LayerLotteryConfig
 
 from .tickets import (
-    Criterion,
     block_importance,
     channel_importance,
     conv_macs,
@@ -97,20 +97,6 @@ class Ticket(Pruning):
         ctx.final_metrics["cost/train_phase_cpu_s"] = time.thread_time() - cpu
 
 
-class LayerLotteryConfig(Config):
-    """Paper: https://arxiv.org/abs/2301.10835 - remove residual blocks at initialisation,
-    scored by a pruning-at-initialisation criterion, and train the rest from their initial
-    weights."""
-
-    remove: float = Field(0.5, ge=0, lt=1, description=(
-        "Share of the residual blocks removed (rounded to a whole number; 0: the dense net)"))
-    criterion: Criterion = Field("grasp", description=(
-        "Block score at initialisation: grasp (theta * Hg summed, as GraSP), snip "
-        "(|theta * g| summed) or random"))
-    score_examples: int = Field(256, ge=1, le=65536, description=(
-        "Training examples the score's gradient (and Hessian-gradient product) is taken on"))
-
-
 class LayerLottery(Ticket):
     """Remove the lowest-scoring residual blocks at initialisation (a layer ticket)."""
 
@@ -145,16 +131,6 @@ class LayerLottery(Ticket):
         for k, v in ctx.model.named_buffers():
             v.copy_(buffers[k])
         return importance
-
-
-class FilterLotteryConfig(Config):
-    """Paper: https://arxiv.org/abs/2301.10835 - the filter ticket the paper compares with:
-    keep a subset of channels in every layer at initialisation."""
-
-    channels: int = Field(16, ge=1, le=4096, description="Channels kept in every layer")
-    criterion: Literal["l1", "random"] = Field("l1", description=(
-        "l1: keep the channels whose initial filters have the largest L1 norm (over all "
-        "layers); random: a random subset"))
 
 
 class FilterLottery(Ticket):

@@ -10,14 +10,13 @@ its place, so the network stays well formed at any depth.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 from assay import UserError
 from assay.lib.hessian import hvp_operator
 from torch import nn
 
-Criterion = Literal["grasp", "snip", "random"]
+from .config import Criterion
 
 
 def residual_cnn(model: nn.Module) -> tuple[nn.ModuleList, nn.ModuleList | None]:

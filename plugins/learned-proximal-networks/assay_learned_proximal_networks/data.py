@@ -11,20 +11,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from assay import Config, Data, Dataset, Paper
-from pydantic import Field
+from assay import Data, Dataset, Paper
+
+from assay_learned_proximal_networks.config import LaplaceDenoisingConfig
 
 PAPER = Paper(title="What's in a Prior? Learned Proximal Networks for Inverse Problems",
               arxiv="2310.14344", year=2024)
-
-
-class LaplaceDenoisingConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.14344 - Laplace prior, Gaussian noise (Sec. 4.1)."""
-
-    n_train: int = Field(100_000, ge=16, le=10_000_000, description="Training pairs")
-    n_val: int = Field(10_000, ge=16, le=1_000_000, description="Validation pairs")
-    scale: float = Field(1.0, gt=0, description="b: the prior's scale, p(x) ~ exp(-|x| / b)")
-    sigma: float = Field(0.5, gt=0, description="Standard deviation of the Gaussian noise")
 
 
 def soft_threshold(y: np.ndarray, t: float) -> np.ndarray:

@@ -20,29 +20,19 @@ regulariser R(f(y)) with |f(y)| (``lpn/reg_corr``), and the smallest slope of f 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
-from assay import Config, Loss, UserError
-from pydantic import Field
+from assay import Loss, UserError
+
+from assay_learned_proximal_networks.config import ProximalMatchingConfig
 
 from .data import PAPER, mmse_denoiser, soft_threshold
 
 if TYPE_CHECKING:
     from assay import Data, RunContext
     from torch import nn
-
-
-class ProximalMatchingConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.14344 - proximal matching loss, gamma annealed."""
-
-    form: Literal["pm", "mse", "l1"] = Field("pm", description="pm: proximal matching; mse: "
-                                             "squared error (baseline); l1: absolute error")
-    gamma_start: float = Field(1.0, gt=0, description="gamma of proximal matching at step 0")
-    gamma_end: float = Field(0.1, gt=0, description="gamma at the last step (geometric decay)")
-    grid_max: float = Field(3.0, gt=0, description="The denoiser is measured on [-g, g]")
-    grid_points: int = Field(601, ge=3, le=100_001, description="Grid points of the measure")
 
 
 def proximal_matching(pred: torch.Tensor, x: torch.Tensor, gamma: float) -> torch.Tensor:

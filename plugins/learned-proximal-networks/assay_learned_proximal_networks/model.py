@@ -16,20 +16,12 @@ from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from assay import Config, Data, Model, UserError
-from pydantic import Field
+from assay import Data, Model, UserError
 from torch import nn
 
+from assay_learned_proximal_networks.config import LPNConfig
+
 from .data import PAPER
-
-
-class LPNConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.14344 - f = grad psi for an input-convex psi."""
-
-    width: int = Field(64, ge=1, le=4096, description="Hidden units per layer")
-    depth: int = Field(3, ge=1, le=16, description="Softplus layers of psi")
-    alpha: float = Field(0.0, ge=0, description="Strong convexity: psi gets alpha/2 ||y||^2")
-    beta: float = Field(10.0, gt=0, description="Softplus sharpness, softplus(beta t) / beta")
 
 
 class ICNN(nn.Module):

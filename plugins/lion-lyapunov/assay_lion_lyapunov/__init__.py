@@ -6,20 +6,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .method import ConstraintProbe, LinearModel, LionK
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import ConstraintProbe, LionK
+
     return [LionK, ConstraintProbe]
 
 
 @hookimpl
 def assay_register_models() -> list[Any]:
+    from .method import LinearModel
+
     return [LinearModel]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -22,17 +22,16 @@ with L-BFGS-B so that the run's final loss can be compared with the true constra
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
-from pydantic import Field
+from assay import Model, Optimizer, Paper, Parameterization, UserError
 from torch import nn
 
-from assay import Config, Model, Optimizer, Paper, Parameterization, UserError
+from assay_lion_lyapunov.config import LinearConfig, LionKConfig, ProbeConfig
 
 if TYPE_CHECKING:
-    from assay import Data
-    from assay import RunContext
+    from assay import Data, RunContext
 
 PAPER = Paper(title="Lion Secretly Solves Constrained Optimization: As Lyapunov Predicts",
               arxiv="2310.05898", year=2023)
@@ -65,20 +64,6 @@ class LionL2(torch.optim.Optimizer):
         return loss
 
 
-class LionKConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.05898 - Lion with sign() replaced by grad K; with
-    decoupled decay lam it solves min f(x) subject to x in the set {K*(lam x) < inf}."""
-
-    lr: float = Field(1e-4, gt=0, le=10, description="Learning rate eps")
-    beta1: float = Field(0.9, ge=0, lt=1, description="Interpolation factor of the update")
-    beta2: float = Field(0.99, ge=0, lt=1, description="Momentum decay")
-    weight_decay: float = Field(0.0, ge=0, le=1e4, description="Decoupled weight decay lam; "
-                                                              "the constraint radius is 1/lam")
-    kappa: Literal["l1", "l2"] = Field(
-        "l1", description="K: 'l1' (sign: Lion; box ||x||_inf <= 1/lam) or 'l2' (per-tensor "
-                          "normalised momentum; ball ||x_T||_2 <= 1/lam per tensor)")
-
-
 class LionK(Optimizer):
     """Lion-K: Lion (K = l1) or its per-tensor l2 sibling, with decoupled weight decay."""
 
@@ -106,21 +91,6 @@ def constraint_norm(params: list[torch.Tensor], norm: str) -> float:
     if norm == "linf":
         return max(float(p.detach().abs().max()) for p in params)
     return max(float(p.detach().norm()) for p in params)
-
-
-class ProbeConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.05898 - its experimental protocol: start outside the
-    constraint set, watch the iterates enter it, compare with the constrained optimum."""
-
-    bound: float = Field(1.0, gt=0, le=1e6, description="Radius of the set to measure: 1/lam "
-                                                        "of the optimizer under test")
-    norm: Literal["linf", "l2"] = Field("linf", description="'linf': box over all weights; "
-                                                            "'l2': every tensor's l2 norm")
-    init_scale: float = Field(0.0, ge=0, le=1e3, description="Start every tensor at this "
-                                                             "multiple of bound in the chosen "
-                                                             "norm (0: keep the model's init)")
-    reference: bool = Field(True, description="For a linear classifier and norm 'linf', solve "
-                                              "the box-constrained problem with L-BFGS-B")
 
 
 class ConstraintProbe(Parameterization):
@@ -180,9 +150,6 @@ def _only_linear(model: nn.Module) -> nn.Linear | None:
 
 
 # --- a linear model, so that the problem is convex -------------------------------------------
-
-class LinearConfig(Config):
-    bias: bool = Field(True, description="Learn a bias per output")
 
 
 class LinearNet(nn.Module):

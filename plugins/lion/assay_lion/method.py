@@ -13,20 +13,12 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from assay import Config, Optimizer, Paper
-from pydantic import Field
+from assay import Optimizer, Paper
+
+from assay_lion.config import LionConfig
 
 PAPER = Paper(title="Symbolic Discovery of Optimization Algorithms", arxiv="2302.06675",
               year=2023)
-
-
-class LionConfig(Config):
-    """Paper: https://arxiv.org/abs/2302.06675 - sign-momentum updates of uniform size."""
-
-    lr: float = Field(1e-4, gt=0, description="Learning rate; 3-10x smaller than AdamW's")
-    beta1: float = Field(0.9, ge=0, lt=1, description="Interpolation factor of the update")
-    beta2: float = Field(0.99, ge=0, lt=1, description="Momentum decay")
-    weight_decay: float = Field(0.0, ge=0, description="Decoupled weight decay (scaled by lr)")
 
 
 class Lion(Optimizer):

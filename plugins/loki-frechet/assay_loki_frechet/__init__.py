@@ -5,21 +5,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .data import OrdinalBins
-from .method import Loki
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import Loki
+
     return [Loki]
 
 
 @hookimpl
 def assay_register_datasets() -> list[Any]:
+    from .data import OrdinalBins
+
     return [OrdinalBins]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

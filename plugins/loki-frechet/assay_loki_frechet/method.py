@@ -17,19 +17,18 @@ and, after the last step, applies both rules to the same model's outputs on the 
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Paper, Trainer
-from pydantic import Field
+from assay import Paper, Trainer
+
+from assay_loki_frechet.config import LokiConfig, Metric
 
 if TYPE_CHECKING:
     from assay import RunContext
 
 PAPER = Paper(title="Geometry-Aware Adaptation for Pretrained Models", arxiv="2307.12226",
               year=2023)
-
-Metric = Literal["line", "discrete"]
 
 
 def label_distances(n_labels: int, metric: Metric) -> torch.Tensor:
@@ -68,15 +67,6 @@ def compare_rules(logits: torch.Tensor, y: torch.Tensor, observed: torch.Tensor,
                                        if unseen.any() else float("nan"))
         out[f"{name}/unseen_share"] = float((~torch.isin(pred, observed)).double().mean())
     return out
-
-
-class LokiConfig(Config):
-    """Paper: https://arxiv.org/abs/2307.12226 - replace argmax by the Frechet mean of the
-    observed classes under a metric on the label space (no extra training)."""
-
-    metric: Metric = Field("line", description=(
-        "Metric the rule uses on the labels 0..n_outputs-1: line (|i - j|, ordinal labels) or "
-        "discrete (1 for any two different labels: the rule becomes argmax)"))
 
 
 class Loki(Trainer):

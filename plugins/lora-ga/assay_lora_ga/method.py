@@ -22,12 +22,12 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
-from pydantic import Field
+from assay import Data, Paper
+from assay.lib.adapters import LoRA, LoRALinear, inject, linear_layers
+from assay.lib.losses import default_loss
 from torch import nn
 
-from assay import Data, Paper
-from assay.lib.adapters import LoRA, LoRAConfig, LoRALinear, inject, linear_layers
-from assay.lib.losses import default_loss
+from assay_lora_ga.config import LoraGAConfig
 
 PAPER = Paper(title="LoRA-GA: Low-Rank Adaptation with Gradient Approximation",
               arxiv="2407.05000", year=2024)
@@ -82,19 +82,6 @@ def sample_batches(data: Data, n_batches: int, batch_size: int, seed: int) -> li
     perm = torch.randperm(x.shape[0], generator=torch.Generator().manual_seed(seed))
     perm = perm[: n_batches * batch_size]
     return [(x[idx], y[idx]) for idx in perm.split(batch_size)]
-
-
-class LoraGAConfig(LoRAConfig):
-    """Paper: https://arxiv.org/abs/2407.05000 - LoRA whose factors start from the singular
-    vectors of the full-weight gradient, estimated on a few batches; W is offset so the output
-    is unchanged."""
-
-    gamma: float = Field(16.0, gt=0, description="Stable-scale constant: factors are scaled by "
-                                                 "out^(1/4) / sqrt(gamma)")
-    grad_batches: int = Field(4, ge=1, le=1024, description="Batches used to estimate the "
-                                                            "gradient")
-    grad_batch_size: int = Field(128, ge=1, le=65536, description="Examples per estimation "
-                                                                  "batch")
 
 
 class LoraGA(LoRA):

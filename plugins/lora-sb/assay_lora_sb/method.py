@@ -25,15 +25,16 @@ starts in the weight's own top subspace, which need not contain the new task's u
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 from assay import Data, Paper, UserError
-from assay.lib.adapters import LoRA, LoRAConfig, LoRALinear, adapters, inject, linear_layers
+from assay.lib.adapters import LoRA, LoRALinear, adapters, inject, linear_layers
 from assay.lib.losses import default_loss
-from pydantic import Field
 from torch import nn
+
+from assay_lora_sb.config import CoreConfig, LoRASBConfig, LoRAXSConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -113,20 +114,6 @@ def weight_gradients(model: nn.Module, weights: list[nn.Parameter], x: torch.Ten
             w.requires_grad_(flag)
 
 
-class CoreConfig(LoRAConfig):
-    """LoRA's options with alpha = rank by default (scale 1), as both papers use."""
-
-    alpha: float = Field(8.0, gt=0, description="The update is scaled by alpha / rank (alpha = "
-                                                "rank: scale 1)")
-
-
-class LoRAXSConfig(CoreConfig):
-    """Paper: https://arxiv.org/abs/2405.17604 - frozen factors from the weight's top-r SVD,
-    only an r x r core (started near zero) trained."""
-
-    sigma: float = Field(1e-5, ge=0, description="Std of the core's Gaussian start")
-
-
 class LoRAXS(LoRA):
     """LoRA-XS: B, A from the pretrained weight's SVD (fixed), a trainable r x r core."""
 
@@ -145,19 +132,6 @@ class LoRAXS(LoRA):
 
         inject(model, c.target, make)
         return model
-
-
-class LoRASBConfig(CoreConfig):
-    """Paper: https://arxiv.org/abs/2411.19557 - LoRA-XS's layout started from the SVD of the
-    first full fine-tuning update, estimated from the gradient on a few examples."""
-
-    grad_samples: int = Field(256, ge=1, le=1_000_000, description="Training examples the "
-                                                                   "first gradient is estimated on")
-    first_step: Literal["adam", "sgd"] = Field("adam", description="The optimizer whose first "
-                                               "step is approximated: adam -> -lr * sign(G), "
-                                               "sgd -> -lr * G")
-    init_lr: float | None = Field(None, gt=0, description="Learning rate of that first step "
-                                  "(None: the run's optimizer lr times its schedule at step 0)")
 
 
 class LoRASB(LoRA):

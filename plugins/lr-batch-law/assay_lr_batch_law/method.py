@@ -16,11 +16,11 @@ optimisation objective the paper's bound is about.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import Field
+from assay import Paper, Trainer
 
-from assay import Config, Paper, Trainer
+from assay_lr_batch_law.config import LrBatchLawConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -29,19 +29,6 @@ PAPER = Paper(title="Learning Rates as a Function of Batch Size: A Random Matrix
                     "Approach to Neural Network Training", arxiv="2006.09092", year=2022)
 
 EXPONENT = {"none": 0.0, "linear": 1.0, "sqrt": 0.5}
-
-
-class LrBatchLawConfig(Config):
-    """Paper: https://arxiv.org/abs/2006.09092 - train a fixed number of epochs; optionally
-    scale the optimizer's rate from a reference batch (linear for SGD, sqrt for Adam)."""
-
-    epochs: float = Field(8.0, gt=0, le=10000, description="Passes over the training set; "
-                          "steps = round(epochs * n_train / batch_size), replacing train.steps")
-    rule: Literal["none", "linear", "sqrt"] = Field(
-        "none", description="Scale the optimizer's lr by (batch_size / reference_batch)^p, "
-        "p = 1 (linear, SGD), 1/2 (sqrt, Adam) or 0 (none: use the lr as given)")
-    reference_batch: int = Field(32, ge=1, le=2**20, description="Batch size at which the "
-                                 "optimizer's lr was tuned (used by rule)")
 
 
 def scaled_lr(lr: float, batch: int, reference: int, rule: str) -> float:

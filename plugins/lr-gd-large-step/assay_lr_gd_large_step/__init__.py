@@ -6,21 +6,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .dataset import Separable
-from .method import LrGd, MarginLoss
-
 
 @hookimpl
 def assay_register_datasets() -> list[Any]:
+    from .dataset import Separable
+
     return [Separable]
 
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import LrGd, MarginLoss
+
     return [MarginLoss, LrGd]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -12,32 +12,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 from assay import Data, Paper
-from assay.lib.data import LinearTeacher, LinearTeacherConfig, teacher
-from pydantic import Field, model_validator
+from assay.lib.data import LinearTeacher, teacher
+
+from assay_lr_gd_large_step.config import SeparableConfig
 
 PAPER = Paper(title="From Logistic Regression to the Perceptron Algorithm: Exploring Gradient "
                     "Descent with Large Step Sizes", arxiv="2412.08424", year=2024)
-
-
-class SeparableConfig(LinearTeacherConfig):
-    """Paper: https://arxiv.org/abs/2412.08424 - separable Gaussian classes with a margin."""
-
-    n_train: int = Field(200, ge=2, le=1_000_000, description="Training examples")
-    n_val: int = Field(1000, ge=2, le=1_000_000, description="Validation examples")
-    in_dim: int = Field(20, ge=1, le=4096, description="Input dimension")
-    out_dim: int = Field(1, ge=1, le=1, description="One label per example (must be 1)")
-    singular_values: list[float] = Field([1.0], min_length=1, max_length=1,
-                                         description="Norm of the teacher direction (one value)")
-    whiten: bool = Field(False, description="Must stay False: whitening would move points "
-                                            "inside the margin")
-    per_seed: bool = Field(True, description="A new teacher and new points for every run seed")
-    margin: float = Field(0.05, ge=0, le=10, description="Smallest |teacher . x| kept")
-
-    @model_validator(mode="after")
-    def _no_whitening(self) -> SeparableConfig:
-        if self.whiten:
-            raise ValueError("whiten must be False: whitening moves points inside the margin")
-        return self
 
 
 def draw_outside_margin(rng: np.random.Generator, w: np.ndarray, n: int,

@@ -29,15 +29,16 @@ from 0 (the start, w_0):
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from assay import Config, Data, Loss, UserError
+from assay import Data, Loss, UserError
 from assay.lib.trainers import FullBatchTrainer, Signal
-from pydantic import Field
 from torch import nn
+
+from assay_lr_gd_large_step.config import LrGdConfig, MarginLossConfig
 
 from .dataset import PAPER
 
@@ -51,14 +52,6 @@ SMALL = {"dataset": {"name": "lr-gd-separable", "n_train": 64, "n_val": 64, "in_
 def margins(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """y_i f(x_i) for every example, flat."""
     return y.reshape(-1) * model(x).reshape(-1)
-
-
-class MarginLossConfig(Config):
-    """Paper: https://arxiv.org/abs/2412.08424 - the logistic loss of a margin classifier."""
-
-    form: Literal["logistic", "squared"] = Field(
-        "logistic", description="logistic: mean log(1 + exp(-y f)); squared: mean (1 - y f)^2 "
-                                "(least squares on the +-1 labels, a control)")
 
 
 class MarginLoss(Loss):
@@ -103,18 +96,6 @@ def first_separating(a: np.ndarray, y: np.ndarray, iterates: np.ndarray) -> int 
 def cosines(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     """Row-wise cosine similarity."""
     return (u * v).sum(1) / (np.linalg.norm(u, axis=1) * np.linalg.norm(v, axis=1))
-
-
-class LrGdConfig(Config):
-    """Paper: https://arxiv.org/abs/2412.08424 - LR+GD (or Normalized LR+GD) until the data
-    is separated, compared with the batch perceptron."""
-
-    normalized: bool = Field(False, description="Normalized LR+GD: divide the step by the "
-                                                "current loss f(w_t)")
-    stop_at_separation: bool = Field(True, description="End the run at the first iterate with "
-                                                       "zero training error")
-    compare_steps: int = Field(50, ge=1, le=100_000, description="Compare w_t with the batch "
-                                                                 "perceptron for t = 1 .. K")
 
 
 class LrGd(FullBatchTrainer):

@@ -19,14 +19,13 @@ module-only copy of the net, and with the dense-matrix formula).
 """
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 import torch.nn.functional as F
 from assay import UserError
 from torch import nn
 
-ConvRule = Literal["zplus", "epsilon"]
+from .config import ConvRule
+
 CONV_FN = {1: F.conv1d, 2: F.conv2d}
 
 

@@ -13,15 +13,15 @@ accuracy after removing each share in ``curve`` (same criterion, no fine-tuning)
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Paper, Pruning
+from assay import Paper, Pruning
 from assay.lib.pruning import topk_mask
-from pydantic import Field
+
+from assay_lrp_pruning.config import ConvRule, Criterion, FilterPruningConfig
 
 from .lrp import (
-    ConvRule,
     check_plain_cnn,
     l1_filter_scores,
     lrp_filter_relevance,
@@ -34,25 +34,6 @@ if TYPE_CHECKING:
 
 PAPER = Paper(title="Pruning by Explaining: A Novel Criterion for Deep Neural Network Pruning",
               arxiv="1912.08881", year=2021)
-
-Criterion = Literal["lrp", "l1", "taylor", "random"]
-
-
-class FilterPruningConfig(Config):
-    """Paper: https://arxiv.org/abs/1912.08881 - score conv filters by LRP relevance on a few
-    reference examples and remove the least relevant, without fine-tuning."""
-
-    criterion: Criterion = Field("lrp", description="lrp: LRP relevance; l1: kernel L1 norm; "
-                                 "taylor: first-order Taylor; random")
-    ratio: float = Field(0.5, ge=0, lt=1, description="Share of each conv layer's filters "
-                                                      "removed after the last step")
-    per_class: int = Field(10, ge=1, le=1000, description="Reference examples per class, drawn "
-                                                          "from the training split")
-    eps: float = Field(1e-6, gt=0, description="LRP epsilon (readout and pooling)")
-    conv_rule: ConvRule = Field("zplus", description="LRP rule through conv layers: zplus "
-                                "(alpha1-beta0) or epsilon")
-    curve: list[float] = Field([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7], description="Shares also "
-                               "evaluated (recorded as prune/curve/<share>/val_acc)")
 
 
 class FilterPruning(Pruning):

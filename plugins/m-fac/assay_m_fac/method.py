@@ -27,11 +27,12 @@ relative error of the first round's inverse-Fisher products against the dense in
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 from assay import Config, Paper, Pruning, UserError
-from pydantic import Field
+
+from assay_m_fac.config import MFACPruningConfig
 
 from .inverse import StaticInverseFisher, dense_fisher
 
@@ -41,26 +42,6 @@ if TYPE_CHECKING:
 PAPER = Paper(title="M-FAC: Efficient Matrix-Free Approximations of Second-Order Information",
               arxiv="2107.03356", year=2021)
 MAX_DENSE = 8000          # check_exact forms a d x d matrix: refuse larger d
-
-
-class MFACPruningConfig(Config):
-    """Paper: https://arxiv.org/abs/2107.03356 - OBS pruning with inverse-Fisher products
-    computed from m gradients without forming the Fisher matrix."""
-
-    sparsity: float = Field(0.8, gt=0, lt=1, description="Share of the prunable weights removed")
-    curvature: Literal["mfac", "diagonal", "identity"] = Field(
-        "mfac", description="mfac: the damped empirical Fisher (M-FAC); diagonal: its diagonal "
-                            "(diagonal-Fisher pruning); identity: global magnitude pruning")
-    n_grads: int = Field(64, ge=1, le=4096, description="m: gradients in the Fisher")
-    grad_batch: int = Field(32, ge=1, description="Examples averaged into each gradient")
-    damp: float = Field(1e-5, gt=0, description="lambda: the Fisher's damping")
-    recomputations: int = Field(16, ge=1, le=1000, description="Rounds to reach the sparsity, "
-                                                               "each with fresh gradients")
-    at_step: int | None = Field(None, ge=1, description="Prune after this optimizer step "
-                                                        "(None: the run's last)")
-    include_readout: bool = Field(True, description="Also prune the output layer")
-    check_exact: bool = Field(False, description="Compare the first round's inverse-Fisher "
-                                                 "products with the dense inverse (d <= 8000)")
 
 
 class MFACPruning(Pruning):

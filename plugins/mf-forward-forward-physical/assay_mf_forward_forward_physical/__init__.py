@@ -7,21 +7,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .method import MFForwardForward
-from .physical import PhysicalNetModel
-
 
 @hookimpl
 def assay_register_models() -> list[Any]:
+    from .physical import PhysicalNetModel
+
     return [PhysicalNetModel]
 
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import MFForwardForward
+
     return [MFForwardForward]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -26,13 +26,11 @@ layers (:func:`predict_scores` gives the scores).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
-GoodnessKind = Literal["sumsq", "cosine"]
-LossRule = Literal["pairwise", "threshold"]
+from .config import GoodnessKind, LossRule
 
 __all__ = ["GoodnessKind", "LossRule", "embed_label", "ff_loss", "goodness", "predict_scores",
            "random_direction", "wrong_labels"]

@@ -17,30 +17,18 @@ Both modes record ``phys/grad_queries`` (backward passes through physical layers
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Trainer, UserError
-from pydantic import Field
+from assay import Trainer, UserError
 
-from .ff import LossRule, ff_loss, wrong_labels
+from assay_mf_forward_forward_physical.config import LossRule, MFForwardForwardConfig
+
+from .ff import ff_loss, wrong_labels
 from .physical import PAPER, PhysicalNet
 
 if TYPE_CHECKING:
     from assay import RunContext
-
-
-class MFForwardForwardConfig(Config):
-    """Paper: https://arxiv.org/abs/2304.11042 - train the digital layers of a physical
-    network with local forward-forward losses (model-free), or by backprop (the baseline)."""
-
-    mode: Literal["forward-forward", "backprop"] = Field(
-        "forward-forward", description="forward-forward: MF-FF local updates, one layer per "
-                                       "step; backprop: the standard loop through the physics")
-    inner_steps: int = Field(1, ge=1, le=1000, description="Local updates of a layer on one "
-                                                           "measured batch before moving on")
-    rule: LossRule = Field("pairwise", description="pairwise: softplus(-theta (G+ - G-)) (the "
-                                                   "paper's code); threshold: Hinton's")
 
 
 class MFForwardForward(Trainer):

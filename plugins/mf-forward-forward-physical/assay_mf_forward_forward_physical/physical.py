@@ -28,18 +28,18 @@ adds a trainable linear classifier on the last digital output (for backpropagati
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
-from assay import Config, Data, Model, Paper, UserError
-from pydantic import Field
+from assay import Data, Model, Paper, UserError
 from torch import nn
 
-from .ff import GoodnessKind, embed_label, goodness, predict_scores, random_direction
+from assay_mf_forward_forward_physical.config import GoodnessKind, PhysicalNetConfig, Physics
+
+from .ff import embed_label, goodness, predict_scores, random_direction
 
 PAPER = Paper(title="Backpropagation-free Training of Deep Physical Neural Networks",
               arxiv="2304.11042", year=2023)
-Physics = Literal["black-box", "exact", "twin"]
 
 
 def unit_power(h: torch.Tensor) -> torch.Tensor:
@@ -138,31 +138,6 @@ class PhysicalNet(nn.Module):
             return self.readout(h)
         # theta times the summed goodness: the logits of the pairwise loss's scale
         return self.theta * predict_scores(self.total_goodness, x, self.n_classes)
-
-
-class PhysicalNetConfig(Config):
-    """Paper: https://arxiv.org/abs/2304.11042 - digital layers between fixed noisy physical
-    layers (simulated as a random optical medium with intensity detection)."""
-
-    width: int = Field(256, ge=2, le=8192, description="Camera pixels of each physical layer "
-                                                       "(= width of each digital layer)")
-    blocks: int = Field(3, ge=1, le=16, description="[physical -> digital] blocks")
-    noise: float = Field(0.02, ge=0, le=100, description="Multiplicative noise std of every "
-                                                         "physical reading")
-    physics: Physics = Field("black-box", description="black-box: no gradient can pass "
-                             "(torch.no_grad); exact: a differentiable perfect simulator; twin: "
-                             "device forward, mismatched digital twin backward (PAT)")
-    twin_mismatch: float = Field(0.1, ge=0, le=10, description="Relative Frobenius error of "
-                                                               "the twin's transmission matrix")
-    readout: Literal["goodness", "linear"] = Field(
-        "goodness", description="goodness: forward-forward label scores (label appended to "
-                                "the input); linear: a trained classifier on the last block")
-    goodness: GoodnessKind = Field("cosine", description="Goodness of a digital output: "
-                                   "cosine (cos(|h|, p), the paper's code) or sumsq (Hinton)")
-    theta: float = Field(4.0, gt=0, le=100, description="Sharpness of the pairwise loss "
-                                                        "softplus(-theta (G+ - G-))")
-    label_scale: float = Field(1.0, gt=0, le=100, description="Value of the appended one-hot "
-                                                              "label (digits lie in [0, 1])")
 
 
 class PhysicalNetModel(Model):

@@ -38,8 +38,9 @@ from typing import Any, ClassVar
 
 import torch
 from assay import Config, Optimizer, Paper, RunContext, Trainer
-from pydantic import Field
 from torch import nn
+
+from assay_mkor.config import MKORConfig, StepsToLossConfig
 
 PAPER = Paper(title="MKOR: Momentum-Enabled Kronecker-Factor-Based Optimizer Using Rank-1 "
                     "Updates", arxiv="2306.01685", year=2023)
@@ -117,24 +118,6 @@ class LayerFactors:
             self.layer.bias.grad.copy_(update[:, n_in])
 
 
-class MKORConfig(Config):
-    """Paper: https://arxiv.org/abs/2306.01685 - KFAC with inverse factors updated by
-    rank-1 Sherman-Morrison steps every ``inv_freq`` steps, then SGD with momentum."""
-
-    lr: float = Field(0.1, gt=0, le=100, description="Learning rate of the SGD-momentum step")
-    momentum: float = Field(0.9, ge=0, lt=1, description="Heavy-ball momentum of that step")
-    weight_decay: float = Field(0.0, ge=0, le=10, description="L2 penalty (coupled, as SGD's)")
-    gamma: float = Field(0.95, gt=0, lt=1, description="Decay of an inverse factor toward the "
-                                                       "identity before each rank-1 update")
-    inv_freq: int = Field(1, ge=1, le=10**6, description="Steps between inverse-factor updates "
-                                                         "(the paper's point: cheap enough for 1)")
-    stabilize_at: float = Field(2.0, gt=0, le=1e6, description="Norm-based stabilizer: an "
-                                "inverse-factor entry above this resets the layer's factors")
-    zeta: float = Field(0.1, gt=0, le=1, description="Stabilizer's blend toward the identity")
-    rescale: bool = Field(True, description="Rescale each preconditioned gradient to the norm "
-                                            "of the raw one")
-
-
 class MKOR(Optimizer):
     """MKOR: rank-1 Sherman-Morrison KFAC preconditioning, then SGD with momentum. Every
     ``nn.Linear`` of the model is preconditioned; other parameters get plain SGD."""
@@ -195,17 +178,6 @@ class MKOR(Optimizer):
 
     def after_train(self, ctx: RunContext) -> None:
         ctx.final_metrics["mkor/stabilizer_resets"] = float(sum(f.resets for f in self.layers))
-
-
-class StepsToLossConfig(Config):
-    """How the steps to a training-loss target are counted."""
-
-    target_loss: float = Field(0.05, gt=0, description="Record the first step at which the "
-                                                       "full training loss is at most this")
-    probe_every: int = Field(10, ge=1, le=10**6, description="Steps between evaluations of "
-                                                             "the full training loss")
-    stop_at_target: bool = Field(True, description="End the run at the first step the target "
-                                                   "is reached")
 
 
 class StepsToLoss(Trainer):

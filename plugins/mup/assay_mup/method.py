@@ -33,20 +33,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from assay import Paper, Parameterization, UserError
 from torch import nn
 
-from assay import Config, Paper, Parameterization, UserError
+from assay_mup.config import MupConfig, MupSPConfig
 
 from ._coord import CoordCheck, probe_modules
 
 if TYPE_CHECKING:
-    from assay import Data
-    from assay import RunContext
+    from assay import Data, RunContext
 
 PAPER = Paper(title="Feature Learning in Infinite-Width Neural Networks", arxiv="2011.14522",
               year=2020)
@@ -78,26 +77,6 @@ class MuReadout(nn.Linear):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, mult={self.mult:.4g}"
-
-
-class MupConfig(Config):
-    """Paper: https://arxiv.org/abs/2011.14522 (rules: arXiv:2203.03466, Table 3) - per-layer
-    init, multipliers and learning rates that keep feature learning width-independent."""
-
-    base_width: int = Field(64, ge=1, le=65536,
-                            description="Width at which muP equals the standard parameterization")
-    optimizer_kind: Literal["adam", "sgd"] = Field(
-        "adam", description="Learning-rate rules for Adam-like (entrywise-normalised: adamw, "
-                            "lion, ...) or SGD-like optimizers")
-    readout_zero_init: bool = Field(False, description="Start the readout weight and bias at 0")
-    output_mult: float = Field(1.0, gt=0, le=1e4,
-                               description="Constant factor on the readout's input (tune at "
-                                           "base width)")
-    coord_steps: int = Field(5, ge=0, le=100000,
-                             description="Coordinate check (coord/*) over this many first "
-                                         "steps; 0: off")
-    coord_batch: int = Field(256, ge=1, le=65536,
-                             description="Training examples the coordinate check probes")
 
 
 class Mup(Parameterization):
@@ -146,14 +125,6 @@ class Mup(Parameterization):
         if step >= min(self.config.coord_steps, ctx.total_steps):
             ctx.final_metrics.update(self._coord.summary())
             self._coord = None
-
-
-class MupSPConfig(MupConfig):
-    """The standard parameterization, with the same fields as ``mup`` so that one override
-    (``methods.parameterization.name=mup-sp``) switches an experiment between the two."""
-
-    base_width: int = Field(64, ge=1, le=65536,
-                            description="Ignored: SP applies no width-dependent scaling")
 
 
 class MupSP(Mup):

@@ -5,21 +5,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .dataset import Parity
-from .model import NegativeEigenLRNN
-
 
 @hookimpl
 def assay_register_models() -> list[Any]:
+    from .model import NegativeEigenLRNN
+
     return [NegativeEigenLRNN]
 
 
 @hookimpl
 def assay_register_datasets() -> list[Any]:
+    from .dataset import Parity
+
     return [Parity]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -11,29 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from pydantic import Field, model_validator
+from assay import Data, Dataset
 
-from assay import Config, Data, Dataset
+from assay_negative_eigen_lrnn.config import ParityConfig
 
 from .model import PAPER
 
 BIT0, BIT1, BOS, PAD = 0, 1, 2, 3
-
-
-class ParityConfig(Config):
-    min_length: int = Field(3, ge=1, le=4096, description="Shortest training bit string")
-    train_length: int = Field(40, ge=1, le=4096, description="Longest training bit string")
-    val_length: int = Field(40, ge=1, le=4096, description="Bits in every validation string")
-    n_train: int = Field(16384, ge=1, le=10**7, description="Training strings")
-    n_val: int = Field(512, ge=1, le=10**6, description="Validation strings")
-    data_seed: int = Field(0, ge=0, description="Seed of the generated strings")
-
-    @model_validator(mode="after")
-    def _lengths(self) -> ParityConfig:
-        if self.min_length > self.train_length:
-            raise ValueError(f"min_length={self.min_length} exceeds "
-                             f"train_length={self.train_length}")
-        return self
 
 
 def parity_strings(rng: np.random.Generator, n: int, lengths: np.ndarray, width: int

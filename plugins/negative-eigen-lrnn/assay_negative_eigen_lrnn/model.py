@@ -17,14 +17,14 @@ last position; language modelling reads every position.
 """
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from assay import Data, Model, Paper, UserError
 from torch import nn
 
-from assay import Config, Data, Model, Paper, UserError
+from assay_negative_eigen_lrnn.config import LRNNConfig
 
 PAPER = Paper(title="Unlocking State-Tracking in Linear RNNs Through Negative Eigenvalues",
               arxiv="2411.12537", year=2025)
@@ -53,18 +53,6 @@ def transition(z: torch.Tensor, eigen_range: str) -> torch.Tensor:
     """Map gate pre-activations to the transition: [0, 1] or [-1, 1]."""
     gate = torch.sigmoid(z)
     return gate if eigen_range == "positive" else 2 * gate - 1
-
-
-class LRNNConfig(Config):
-    """Paper: https://arxiv.org/abs/2411.12537 - let diagonal LRNN transitions reach -1."""
-
-    eigen_range: Literal["positive", "negative"] = Field(
-        "negative", description="Transition range: positive = [0, 1] (Mamba-style), "
-                                "negative = [-1, 1] (the paper's extension)")
-    width: int = Field(64, ge=2, le=4096, description="Channels (one diagonal state each)")
-    depth: int = Field(1, ge=1, le=16, description="Number of LRNN layers")
-    scan: Literal["parallel", "loop"] = Field("parallel", description="parallel: log-depth "
-                                              "associative scan; loop: one step per token")
 
 
 class LRNNLayer(nn.Module):

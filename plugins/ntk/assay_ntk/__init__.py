@@ -5,21 +5,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .dataset import DigitsParity
-from .method import KernelWatchGD, NTKParam
-
 
 @hookimpl
 def assay_register_datasets() -> list[Any]:
+    from .dataset import DigitsParity
+
     return [DigitsParity]
 
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import KernelWatchGD, NTKParam
+
     return [NTKParam, KernelWatchGD]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

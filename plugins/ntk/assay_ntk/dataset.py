@@ -8,20 +8,13 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from assay import Config, Data, Dataset, Paper
+from assay import Data, Dataset, Paper
 from assay.lib.data import digits_arrays
-from pydantic import Field
+
+from assay_ntk.config import DigitsParityConfig
 
 PAPER = Paper(title="Neural Tangent Kernel: Convergence and Generalization in Neural Networks",
               arxiv="1806.07572", year=2018)
-
-
-class DigitsParityConfig(Config):
-    """Paper: https://arxiv.org/abs/1806.07572 - inputs on a sphere, a scalar target."""
-
-    n_train: int = Field(128, ge=2, le=1000, description="Training images drawn per seed")
-    n_val: int = Field(128, ge=1, le=797, description="Test images drawn per seed")
-    data_seed: int = Field(0, ge=0, description="Mixed with the run seed to draw the images")
 
 
 def sphere_inputs(images: np.ndarray) -> np.ndarray:

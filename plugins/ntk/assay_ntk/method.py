@@ -33,12 +33,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import torch
-from assay import Config, Data, Parameterization, UserError
+from assay import Data, Parameterization, UserError
 from assay.lib.hessian import per_example_grads
 from assay.lib.trainers import FullBatchTrainer, Signal
-from pydantic import Field
 from torch import nn
 from torch.nn.utils import parametrize
+
+from assay_ntk.config import KernelWatchGDConfig, NTKParamConfig
 
 from .dataset import PAPER
 
@@ -58,18 +59,6 @@ class Scale(nn.Module):
 
     def forward(self, raw: torch.Tensor) -> torch.Tensor:
         return raw * self.mult
-
-
-class NTKParamConfig(Config):
-    """Paper: https://arxiv.org/abs/1806.07572 - N(0, 1) weights scaled by 1/sqrt(fan_in)."""
-
-    beta: float = Field(0.1, ge=0, le=10, description="Bias multiplier (the paper's beta)")
-    output_scale: float = Field(1.0, gt=0, le=1e4, description="Multiply the output by alpha "
-                                                               "and every rate by 1/alpha^2")
-    mean_field: bool = Field(False, description="Also multiply alpha by sqrt(base_width / "
-                                                "width): mean-field readout scaling")
-    base_width: int = Field(64, ge=1, le=65536, description="Width at which mean_field equals "
-                                                            "the NTK scaling")
 
 
 def ntk_parametrize(model: nn.Module, beta: float, alpha: float) -> None:
@@ -149,14 +138,6 @@ def kernel_regression(theta: np.ndarray, theta_test: np.ndarray, f0: np.ndarray,
                       f0_test: np.ndarray, y: np.ndarray) -> np.ndarray:
     """The linearised network trained to convergence: f0* + Theta* Theta^-1 (y - f0)."""
     return f0_test + theta_test @ np.linalg.solve(theta, y - f0)
-
-
-class KernelWatchGDConfig(Config):
-    """Paper: https://arxiv.org/abs/1806.07572 - GD on the squared error, kernel watched."""
-
-    tol: float = Field(1e-3, gt=0, description="Stop once the training error is below this")
-    stop_at_tol: bool = Field(True, description="End the run at the tolerance")
-    chunk: int = Field(32, ge=1, le=4096, description="Examples per Jacobian block")
 
 
 class KernelWatchGD(FullBatchTrainer):

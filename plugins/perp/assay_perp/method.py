@@ -20,12 +20,13 @@ Two components:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from assay import Adapter, Config, Data, Paper, Pruning
+from assay import Adapter, Data, Paper, Pruning
 from assay.lib.pruning import apply_masks, magnitude_masks, prunable, sparsity_metrics
-from pydantic import Field
 from torch import nn
+
+from assay_perp.config import OneShotConfig, Part, PERPConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -34,7 +35,6 @@ PAPER = Paper(title="PERP: Rethinking the Prune-Retrain Paradigm in the Era of L
               arxiv="2312.15230", year=2023)
 
 NORMS = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d, nn.LayerNorm, nn.GroupNorm)
-Part = Literal["bias", "norm", "readout"]
 
 
 def retrained_parameters(model: nn.Module, parts: set[str]) -> dict[str, nn.Parameter]:
@@ -54,15 +54,6 @@ def retrained_parameters(model: nn.Module, parts: set[str]) -> dict[str, nn.Para
     return out
 
 
-class PERPConfig(Config):
-    """Paper: https://arxiv.org/abs/2312.15230 - after pruning, retrain only biases and
-    normalisation parameters (everything else frozen)."""
-
-    parts: list[Part] = Field(["bias", "norm"], min_length=1, description=(
-        "Parameter groups left trainable: bias (biases of non-norm layers), norm "
-        "(normalisation layers' weight and bias), readout (the output layer, linear probing)"))
-
-
 class PERP(Adapter):
     """Freeze the model except biases and normalisation parameters (parameter-efficient
     retraining after pruning)."""
@@ -76,18 +67,6 @@ class PERP(Adapter):
         for p in model.parameters():
             p.requires_grad_(id(p) in keep)
         return model
-
-
-class OneShotConfig(Config):
-    """Paper: https://arxiv.org/abs/2312.15230 - one-shot magnitude pruning of the starting
-    (pretrained) weights; the mask stays fixed while the run retrains."""
-
-    sparsity: float = Field(0.7, ge=0, le=0.999, description="Share of the prunable weights "
-                                                             "removed at the start")
-    scope: Literal["global", "layer"] = Field("global", description="global: one magnitude "
-                                              "threshold over all layers; layer: each layer "
-                                              "pruned to the same share")
-    include_readout: bool = Field(False, description="Also prune the output layer")
 
 
 class OneShotPruning(Pruning):

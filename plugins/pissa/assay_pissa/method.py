@@ -14,11 +14,11 @@ B = S_r^(1/2) V_r^T are the transposes of torch's ``lora_A`` / ``lora_B`` above 
 from __future__ import annotations
 
 import torch
-from pydantic import Field
+from assay import Data, Paper
+from assay.lib.adapters import LoRA, LoRALinear, inject
 from torch import nn
 
-from assay import Data, Paper
-from assay.lib.adapters import LoRA, LoRAConfig, LoRALinear, inject
+from assay_pissa.config import PiSSAConfig
 
 PAPER = Paper(title="PiSSA: Principal Singular Values and Singular Vectors Adaptation of Large "
                     "Language Models", arxiv="2404.02948", year=2024)
@@ -39,14 +39,6 @@ def principal_factors(weight: torch.Tensor, rank: int, scale: float = 1.0,
     A = root[:, None] * Vh[:rank]                # (r, in)
     B = U[:, :rank] * root[None, :]              # (out, r)
     return A.to(weight.dtype), B.to(weight.dtype)
-
-
-class PiSSAConfig(LoRAConfig):
-    """Paper: https://arxiv.org/abs/2404.02948 - LoRA whose factors start as the principal
-    singular triplets of W; the rest of W is kept frozen as a residual."""
-
-    niter: int = Field(0, ge=0, le=64, description="0: exact SVD; k > 0: randomized SVD with k "
-                                                   "subspace iterations (fast init)")
 
 
 class PiSSA(LoRA):

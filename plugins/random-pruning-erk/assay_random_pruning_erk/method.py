@@ -17,25 +17,24 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Paper, Pruning
+from assay import Paper, Pruning
 from assay.lib.pruning import (
     apply_masks,
     masks_from_scores,
     prunable,
     sparsity_metrics,
 )
-from pydantic import Field
+
+from assay_random_pruning_erk.config import Distribution, RandomPruningConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
 
 PAPER = Paper(title="The Unreasonable Effectiveness of Random Pruning: Return of the Most "
                     "Naive Baseline for Sparse Training", arxiv="2202.02643", year=2022)
-
-Distribution = Literal["erk", "er", "uniform"]
 
 
 def raw_score(shape: Sequence[int], distribution: Distribution) -> float:
@@ -67,19 +66,6 @@ def layer_densities(shapes: Mapping[str, Sequence[int]], density: float,
             break
         dense.add(max(over, key=lambda n: raw[n]))
     return {n: 1.0 if n in dense else eps * raw[n] for n in shapes}
-
-
-class RandomPruningConfig(Config):
-    """Paper: https://arxiv.org/abs/2202.02643 - a random mask fixed at initialisation, with
-    ERK layer-wise densities; the sparse network is trained from scratch."""
-
-    sparsity: float = Field(0.9, ge=0, le=0.999, description="Global share of zero weights "
-                            "over all pruned layers")
-    distribution: Distribution = Field("erk", description="Layer-wise densities: erk (paper's "
-                                       "best), er (no kernel terms) or uniform")
-    include_readout: bool = Field(True, description="Also prune the output layer")
-    mask_seed: int = Field(0, ge=0, le=2**31, description="Added to the run seed to draw the "
-                           "masks (the batch order and init stay those of the run seed)")
 
 
 class RandomPruning(Pruning):

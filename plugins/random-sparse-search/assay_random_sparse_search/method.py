@@ -13,31 +13,19 @@ candidate's final accuracy, so the selected mask can be compared with the averag
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Paper, Pruning, UserError
-from pydantic import Field
+from assay import Paper, Pruning, UserError
 from torch import nn
+
+from assay_random_sparse_search.config import RandomNodeMaskConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
 
 PAPER = Paper(title="Random Search as a Baseline for Sparse Neural Network Architecture Search",
               arxiv="2403.08265", year=2024)
-
-
-class RandomNodeMaskConfig(Config):
-    """Paper: https://arxiv.org/abs/2403.08265 - a random subset of every hidden layer's units
-    removed from initialisation; the validation loss after ``screen_at`` steps is recorded."""
-
-    node_sparsity: float = Field(0.5, ge=0, lt=1, description="Share of each hidden layer's "
-                                                              "units removed")
-    mask_seed: int = Field(0, ge=0, description="Seed of the mask (independent of the run seed)")
-    screen_at: int = Field(32, ge=1, description="Step whose validation numbers screen the mask "
-                                                 "(one epoch of 4000 examples at batch 128)")
-    screen_by: Literal["val_loss", "val_error"] = Field("val_loss", description="The screening "
-                                                        "score (lower is better)")
 
 
 def hidden_chain(model: nn.Module) -> list[nn.Linear]:

@@ -6,15 +6,16 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .method import RethinkPruning
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import RethinkPruning
+
     return [RethinkPruning]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -19,10 +19,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import torch
-from assay import Config, Paper, Pruning, UserError
+from assay import Paper, Pruning, UserError
 from assay.lib.pruning import topk_mask
-from pydantic import Field
 from torch import nn
+
+from assay_rethink_pruning.config import RethinkPruningConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -74,16 +75,6 @@ def prune_units(model: nn.Module, keep: float) -> dict[int, nn.Parameter]:
     if hasattr(model, "hidden_width"):
         model.hidden_width = int(kept_in.numel())
     return swaps
-
-
-class RethinkPruningConfig(Config):
-    """Paper: https://arxiv.org/abs/1810.05270 - structured (unit / channel) L1 pruning at the
-    start of a run; fine-tune the inherited weights or re-initialise the pruned shape."""
-
-    keep: float = Field(0.5, gt=0, le=1, description="Share of units (MLP) or channels (CNN) "
-                        "kept in every hidden layer, chosen by largest L1 norm")
-    reinit: bool = Field(False, description="Re-initialise the pruned network (train the "
-                         "pruned architecture from scratch) instead of keeping its weights")
 
 
 class RethinkPruning(Pruning):

@@ -6,27 +6,30 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .dataset import LinearTeacher
-from .method import DeepLinearInit, FullBatchGD
-from .model import DeepLinear
-
 
 @hookimpl
 def assay_register_datasets() -> list[Any]:
+    from .dataset import LinearTeacher
+
     return [LinearTeacher]
 
 
 @hookimpl
 def assay_register_models() -> list[Any]:
+    from .model import DeepLinear
+
     return [DeepLinear]
 
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import DeepLinearInit, FullBatchGD
+
     return [DeepLinearInit, FullBatchGD]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -16,28 +16,21 @@ the run then ends early, without a final evaluation) and ``saxe/loss_min``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from assay import Config, Data, Parameterization, UserError
+from assay import Data, Parameterization, UserError
 from assay.lib.init import init_weights
 from assay.lib.trainers import FullBatchTrainer, Signal
-from pydantic import Field
 from torch import nn
+
+from assay_saxe_deep_linear.config import DeepLinearInitConfig, FullBatchGDConfig
 
 from .model import PAPER
 
 if TYPE_CHECKING:
     from assay import RunContext
-
-
-class DeepLinearInitConfig(Config):
-    """Paper: https://arxiv.org/abs/1312.6120 - orthogonal vs scaled Gaussian init."""
-
-    init: Literal["orthogonal", "gaussian"] = Field("orthogonal", description="Init family")
-    gain: float = Field(1.0, gt=0, le=100, description="Singular values (orthogonal) or "
-                                                       "std x sqrt(fan_in) (gaussian)")
 
 
 class DeepLinearInit(Parameterization):
@@ -53,14 +46,6 @@ class DeepLinearInit(Parameterization):
 
 
 DIVERGED = 1e4   # a loss this many times the initial one counts as diverged
-
-
-class FullBatchGDConfig(Config):
-    """Paper: https://arxiv.org/abs/1312.6120 - batch GD, time to a loss criterion."""
-
-    tol: float = Field(0.01, gt=0, lt=1, description="Criterion: excess loss <= tol x "
-                                                     "(L_zero - L_min)")
-    stop_at_criterion: bool = Field(True, description="End the run once the criterion is met")
 
 
 def least_squares_loss(x: torch.Tensor, y: torch.Tensor) -> float:

@@ -9,20 +9,13 @@ import math
 from typing import Any, ClassVar
 
 import torch
-from assay import Config, Data, Model, Paper, UserError
-from pydantic import Field
+from assay import Data, Model, Paper, UserError
 from torch import nn
+
+from assay_saxe_deep_linear.config import DeepLinearConfig
 
 PAPER = Paper(title="Exact solutions to the nonlinear dynamics of learning in deep linear "
                     "neural networks", arxiv="1312.6120", year=2014)
-
-
-class DeepLinearConfig(Config):
-    """Paper: https://arxiv.org/abs/1312.6120 - a product of weight matrices."""
-
-    width: int = Field(32, ge=1, le=65536, description="Units of every hidden layer")
-    depth: int = Field(2, ge=1, le=256, description="Number of weight matrices (depth - 1 "
-                                                    "hidden layers)")
 
 
 class DeepLinearNet(nn.Module):

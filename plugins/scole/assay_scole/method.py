@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
 import torch.nn.functional as F
-from assay import Config, NonFiniteLoss, Paper, Trainer, UserError
-from pydantic import Field
+from assay import NonFiniteLoss, Paper, Trainer, UserError
+
+from assay_scole.config import SCoLeConfig
 
 from .streams import Task, recurring_class_tasks, task_batches
 
@@ -41,22 +42,6 @@ def masked_cross_entropy(logits: torch.Tensor, y: torch.Tensor,
     keep = torch.zeros(logits.shape[-1], dtype=torch.bool, device=logits.device)
     keep[list(classes)] = True
     return F.cross_entropy(logits.masked_fill(~keep, -math.inf), y)
-
-
-class SCoLeConfig(Config):
-    """Paper: https://arxiv.org/abs/2207.04543 - a long stream of short tasks over randomly
-    recurring classes, trained with plain steps (no replay, no regulariser)."""
-
-    classes_per_task: int = Field(2, ge=1, le=1000, description="C: classes drawn (uniformly, "
-                                                                "without repeats) per task")
-    steps_per_task: int = Field(9, ge=1, description=(
-        "Minibatches per task, in shuffled passes over its examples (the run has "
-        "train.steps // steps_per_task tasks)"))
-    mask: bool = Field(True, description="Loss over the current task's logits only (the "
-                                         "shared head's other rows get no gradient)")
-    record_tasks: list[int] = Field([1, 2, 5, 10, 20, 50, 100, 200, 500], description=(
-        "Tasks after which the all-class validation accuracy is recorded as "
-        "scole/acc/task_<k> (the last task always is)"))
 
 
 class SCoLe(Trainer):

@@ -7,21 +7,23 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .method import URFEstimate
-from .model import SNNKMLP
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import URFEstimate
+
     return [URFEstimate]
 
 
 @hookimpl
 def assay_register_models() -> list[Any]:
+    from .model import SNNKMLP
+
     return [SNNKMLP]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

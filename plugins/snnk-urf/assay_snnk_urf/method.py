@@ -25,11 +25,12 @@ as the negative control of the rate claim.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import torch
-from assay import Config, Paper, Trainer
-from pydantic import Field, field_validator
+from assay import Paper, Trainer
+
+from assay_snnk_urf.config import URFEstimateConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -80,29 +81,6 @@ def loglog_slope(ms: list[int], errors: list[float]) -> float:
     ly = torch.log(torch.tensor(errors, dtype=torch.float64))
     lx, ly = lx - lx.mean(), ly - ly.mean()
     return float((lx * ly).sum() / (lx * lx).sum())
-
-
-class URFEstimateConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.13225 - measures the URF estimate of f(w^T x + b)
-    (relative mean squared error over pairs, per number of features m) before training."""
-
-    activation: Literal["cos", "gauss"] = Field("cos", description="The unit's activation f")
-    dim: int = Field(32, ge=1, le=4096, description="Dimension d of w and x")
-    pairs: int = Field(200, ge=2, le=100_000, description="(w, x, b) triples estimated")
-    features: list[int] = Field([16, 32, 64, 128, 256, 512, 1024], min_length=2,
-                                description="Numbers of random features m measured")
-    draws: int = Field(20, ge=1, le=10_000, description="Independent feature draws per m "
-                                                       "(errors averaged over them)")
-    radius: float = Field(1.0, gt=0, le=10, description="|w| = |x| = radius")
-    correction: bool = Field(True, description="Keep the -a^2|v|^2/2 terms (false: biased, "
-                                               "for negative controls only)")
-
-    @field_validator("features")
-    @classmethod
-    def _positive(cls, v: list[int]) -> list[int]:
-        if any(m < 1 for m in v) or len(set(v)) != len(v):
-            raise ValueError(f"features must be distinct positive counts, got {v}")
-        return v
 
 
 class URFEstimate(Trainer):

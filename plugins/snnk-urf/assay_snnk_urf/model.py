@@ -19,9 +19,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from assay import Config, Data, Model, UserError
-from pydantic import Field
+from assay import Data, Model, UserError
 from torch import nn
+
+from assay_snnk_urf.config import SNNKMLPConfig
 
 from .method import PAPER
 
@@ -42,18 +43,6 @@ class SNNKLinear(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x) @ self.phi.T + self.bias
-
-
-class SNNKMLPConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.13225 - an MLP whose chosen hidden layers are ReLU-SNNK
-    layers with m random features."""
-
-    width: int = Field(256, ge=1, le=65536, description="Hidden units per layer")
-    depth: int = Field(2, ge=1, le=64, description="Number of hidden layers")
-    features: int = Field(64, ge=1, le=65536, description="Random features m of each SNNK "
-                                                          "layer")
-    snnk_layers: list[int] = Field([1], description="Hidden layers (0-based) replaced by SNNK "
-                                                    "layers")
 
 
 class SNNKNet(nn.Module):

@@ -6,16 +6,17 @@ from typing import Any
 
 from assay import hookimpl
 
-from .baselines import PruneAtInit
-from .claims import CLAIMS
-from .method import StableRPS
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .baselines import PruneAtInit
+    from .method import StableRPS
+
     return [StableRPS, PruneAtInit]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

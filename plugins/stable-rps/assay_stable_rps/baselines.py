@@ -13,12 +13,13 @@ mask applied to the score tensors). Biases stay dense, as in the RPS arms.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Paper, Pruning
+from assay import Paper, Pruning
 from assay.lib.pruning import apply_masks, magnitude_masks, prunable, sparsity_metrics
-from pydantic import Field
+
+from assay_stable_rps.config import PruneAtInitConfig
 
 from .method import SMALL
 
@@ -39,17 +40,6 @@ def snip_scores(ctx: RunContext, params: dict[str, torch.nn.Parameter],
     scores = {n: (p.detach() * p.grad).abs() for n, p in params.items()}
     ctx.model.zero_grad()
     return scores
-
-
-class PruneAtInitConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.11611 - the MAG / SNIP baselines: a global mask at
-    initialisation keeping ``density`` of all linear weights, fixed while training."""
-
-    density: float = Field(1 / 32, gt=0, le=1, description="Share of the linear weights kept "
-                           "(the RPS arm's compression)")
-    criterion: Literal["magnitude", "snip"] = Field("magnitude", description="Score: |w| "
-                                                    "(MAG) or |w * grad| on one batch (SNIP)")
-    snip_batch: int = Field(256, ge=1, le=1 << 16, description="Batch size of SNIP's score")
 
 
 class PruneAtInit(Pruning):

@@ -33,12 +33,13 @@ Hashing and scaling follow the authors' public code (github.com/apd10/FakeRoast:
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
-from assay import Config, Data, Paper, Parameterization, UserError
-from pydantic import Field
+from assay import Data, Paper, Parameterization, UserError
 from torch import nn
+
+from assay_stable_rps.config import Mapping, StableRPSConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 PAPER = Paper(title="In defense of parameter sharing for model-compression (ICLR 2024)",
               arxiv="2310.11611", year=2023)
 
-Mapping = Literal["randomfold", "roast"]
 SMALL = {"dataset": {"name": "mnist1d", "n_train": 256, "n_val": 128},
          "model": {"name": "mlp", "width": 32, "depth": 2}}
 
@@ -143,24 +143,6 @@ def share(model: nn.Module, compression: float, mapping: Mapping = "randomfold",
             read(layer, ())
         start += shape.numel()
     return shared
-
-
-class StableRPSConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.11611 - all linear weights read from one shared array
-    of compression * n floats through a Pareto-continuous random map, with the array's
-    gradient scaled slot by slot."""
-
-    compression: float = Field(1 / 32, gt=0, le=1, description="Array size / number of "
-                               "shared weights (1: every weight its own slot)")
-    mapping: Mapping = Field("randomfold", description="randomfold: STABLE-RPS's folded "
-                             "chunks (1x is "
-                             "a bijection); roast: ROAST's randomly placed blocks")
-    block: int = Field(32, ge=1, le=1 << 20, description="ROAST's chunk size (mapping roast)")
-    init_std: float = Field(0.04, gt=0, le=10, description="Initial std of the array (sigma); "
-                            "each layer's scale restores its own init std")
-    grad_scale: bool = Field(True, description="Divide each slot's gradient by the sum of the "
-                             "squared layer scales mapped to it (STABLE-RPS)")
-    readout: bool = Field(True, description="Share the readout layer's weights too")
 
 
 class StableRPS(Parameterization):

@@ -16,8 +16,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from assay import Config, Paper, Trainer
-from pydantic import Field
+from assay import Paper, Trainer
+
+from assay_step_law.config import StepLawConfig
 
 from .formula import non_embedding_params, optimal_batch_tokens, optimal_lr
 
@@ -26,18 +27,6 @@ if TYPE_CHECKING:
 
 PAPER = Paper(title="Predictable Scale: Part I -- Optimal Hyperparameter Scaling Law in "
                     "Large Language Model Pretraining", arxiv="2503.04715", year=2025)
-
-
-class StepLawConfig(Config):
-    """Paper: https://arxiv.org/abs/2503.04715 - train on a fixed token budget D with a
-    warm-up + cosine-to-a-fixed-floor learning rate."""
-
-    tokens: int = Field(65536, ge=1, le=10**13, description="Training budget D in tokens "
-                        "(examples x tokens per example); replaces train.steps")
-    warmup_fraction: float = Field(0.1, ge=0, lt=1, description="Share of the steps spent "
-                                   "warming the learning rate up linearly from zero")
-    final_lr: float = Field(1e-5, ge=0, description="Absolute learning rate at the last step "
-                            "(never above a group's peak)")
 
 
 class StepLaw(Trainer):

@@ -5,15 +5,16 @@ from typing import Any
 
 from assay import hookimpl
 
-from .claims import CLAIMS
-from .method import TrAct
-
 
 @hookimpl
 def assay_register_methods() -> list[Any]:
+    from .method import TrAct
+
     return [TrAct]
 
 
 @hookimpl
 def assay_register_claims() -> list[Any]:
+    from .claims import CLAIMS
+
     return CLAIMS

@@ -27,12 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
-from pydantic import Field
+from assay import Config, Optimizer, Paper, UserError
+from assay.lib.optim import WrappedOptimizer
 from torch import nn
 
-from assay import Config, Optimizer, Paper, UserError
-
-from assay.lib.optim import InnerConfig, WrappedOptimizer
+from assay_tract.config import TrActConfig
 
 if TYPE_CHECKING:
     from assay import RunContext
@@ -90,18 +89,6 @@ def tract_gradient(grad: torch.Tensor, rows: torch.Tensor, lam: float) -> torch.
     gram = rows.T @ rows / rows.shape[0]                                  # (d, d)
     gram = gram + lam * torch.eye(gram.shape[0], dtype=g.dtype, device=g.device)
     return torch.linalg.solve(gram, g.T).T.reshape(grad.shape)            # gram is symmetric
-
-
-class TrActConfig(InnerConfig):
-    """Paper: https://arxiv.org/abs/2410.23970 - the first layer's weight gradient is
-    preconditioned by (x^T x / n + lambda I)^-1 so its pre-activations train like an
-    embedding's."""
-
-    lam: float = Field(0.1, gt=0, le=1e6, description="lambda: ridge strength; the paper's "
-                                                        "default 0.1 (large: plain training "
-                                                        "with lr / lambda)")
-    layer: str | None = Field(None, description="Dotted module name of the layer to change "
-                                                "(None: the first Linear/Conv in the model)")
 
 
 class TrAct(WrappedOptimizer):

@@ -11,28 +11,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from assay import Config, Data, Dataset
-from pydantic import Field
+from assay import Data, Dataset
+
+from assay_xor_benign_grokking.config import XorClustersConfig
 
 from .model import PAPER
-
-
-class XorClustersConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.02541 - XOR of two orthogonal cluster pairs."""
-
-    n_train: int = Field(50, ge=4, le=100_000, description="Training examples")
-    n_val: int = Field(500, ge=4, le=100_000, description="Validation examples")
-    dim: int = Field(20_000, ge=2, le=1_000_000, description="Input dimension d (d >> n)")
-    mean_norm: float | None = Field(None, gt=0, description="||mu_1|| = ||mu_2|| (None: "
-                                    "n_train^0.26 * dim^0.25, inside the paper's regime)")
-    label_noise: float = Field(0.1, ge=0, lt=0.5, description="Probability a training label "
-                                                              "is flipped")
-    clean_val: bool = Field(True, description="Validation labels without flips (False: "
-                                              "flipped like the training labels)")
-    data_seed: int = Field(0, ge=0, description="Seed of the draw (mixed with the run seed "
-                                                "when vary_with_seed)")
-    vary_with_seed: bool = Field(True, description="Draw fresh data for every run seed (the "
-                                                   "paper's results hold over random draws)")
 
 
 def xor_clusters(n: int, dim: int, mean_norm: float, rng: np.random.Generator

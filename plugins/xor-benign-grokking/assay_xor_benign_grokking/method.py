@@ -16,23 +16,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from assay import Config
 from assay.lib.trainers import FullBatchTrainer
-from pydantic import Field
+
+from assay_xor_benign_grokking.config import FullBatchGDConfig
 
 from .model import PAPER
 
 if TYPE_CHECKING:
     from assay import RunContext
-
-
-class FullBatchGDConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.02541 - GD on the whole training set every step."""
-
-    dense_eval_steps: int = Field(5, ge=0, description="Also evaluate after each of the first "
-                                                       "k steps")
-    generalize_acc: float = Field(0.9, gt=0, le=1, description="val/acc that counts as "
-                                                               "generalising")
 
 
 def grok_metrics(history: list[tuple[int, dict[str, float]]], total_steps: int,

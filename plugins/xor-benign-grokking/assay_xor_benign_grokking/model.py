@@ -10,20 +10,13 @@ import math
 from typing import Any, ClassVar
 
 import torch
-from assay import Config, Data, Model, Paper, UserError
-from pydantic import Field
+from assay import Data, Model, Paper, UserError
 from torch import nn
+
+from assay_xor_benign_grokking.config import TwoLayerReLUConfig
 
 PAPER = Paper(title="Benign Overfitting and Grokking in ReLU Networks for XOR Cluster Data",
               arxiv="2310.02541", year=2023)
-
-
-class TwoLayerReLUConfig(Config):
-    """Paper: https://arxiv.org/abs/2310.02541 - two-layer ReLU net, fixed second layer."""
-
-    width: int = Field(400, ge=2, le=100_000, description="Hidden neurons m (even)")
-    init_std: float = Field(1e-6, gt=0, le=10, description="Std of the first-layer weights")
-    train_output: bool = Field(False, description="Also train the output weights a_j")
 
 
 class TwoLayerReLUNet(nn.Module):
