@@ -10,7 +10,8 @@ the issue sets as targets:
 - a cached ``assay run examples/quickstart.yaml`` within 1.5x of ``python -c "import mlflow"``.
 
 It also times a refused ``assay run`` (a misspelt field: validated from the plugin cache,
-exit 2) against ``python -c "import torch"``, which validation used to need.
+exit 2), of the quickstart and of a plugin's experiment (grad-noise, whose optimizer wraps
+another), against ``python -c "import torch"``, which validation used to need.
 
 Time to the first trial (``--sweep-repeat`` runs, after the others): ``assay sweep
 examples/quickstart.yaml --workers 2`` from the command's start until its first trial
@@ -46,6 +47,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 ASSAY = str(Path(PY).parent / "assay")
 QUICKSTART = str(ROOT / "examples" / "quickstart.yaml")
+# a plugin's experiment whose optimizer wraps another (a nested reference to validate)
+GRAD_NOISE = str(ROOT / "plugins" / "grad-noise" / "assay_grad_noise" / "configs"
+                 / "noise_deep_mlp.yaml")
 
 COMMANDS = {
     "python -c pass": [PY, "-c", "pass"],
@@ -57,14 +61,18 @@ COMMANDS = {
     "python -c 'import torch'": [PY, "-c", "import torch"],
     "assay run quickstart -o model.widht=3 (refused)": [ASSAY, "run", QUICKSTART,
                                                         "-o", "model.widht=3"],
+    "assay run grad-noise -o model.widht=3 (refused)": [ASSAY, "run", GRAD_NOISE,
+                                                        "-o", "model.widht=3"],
 }
-REFUSED = {"assay run quickstart -o model.widht=3 (refused)"}    # exit 2 is the point
+REFUSED = {"assay run quickstart -o model.widht=3 (refused)",   # exit 2 is the point
+           "assay run grad-noise -o model.widht=3 (refused)"}
 # (what, against, target ratio)
 TARGETS = [("assay --help", "python -c 'import pluggy'", 2.0),
            ("assay plugins (cached)", "python -c 'import pluggy'", 2.0),
            ("assay run quickstart (cached)", "python -c 'import mlflow'", 1.5)]
 # (what, against): no target set, shown as ratios
-RATIOS = [("assay run quickstart -o model.widht=3 (refused)", "python -c 'import torch'")]
+RATIOS = [("assay run quickstart -o model.widht=3 (refused)", "python -c 'import torch'"),
+          ("assay run grad-noise -o model.widht=3 (refused)", "python -c 'import torch'")]
 
 
 def once(cmd: list[str], env: dict[str, str], cwd: str, code: int = 0) -> float:
