@@ -17,6 +17,7 @@ Prints a table of times and ratios. Numbers go to bench/README.md by hand, with 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -40,17 +41,13 @@ def _env(tmp: str) -> dict[str, str]:
             "ASSAY_HOME": f"{tmp}/runs", "PYTHONPYCACHEPREFIX": _pycache()}
 
 
-_PYCACHE: list[str] = []
-
-
+@functools.cache
 def _pycache() -> str:
     """One bytecode cache for every command of this bench run, outside the checkout (as
     bench/startup.py): under PYTHONDONTWRITEBYTECODE, which some environments set, every
     process compiles the editable packages (assay and its plugins) from source at each start,
     which a user's machine does once. ``warm_up`` fills it before anything is timed."""
-    if not _PYCACHE:
-        _PYCACHE.append(tempfile.mkdtemp(prefix="assay-bench-pycache-"))
-    return _PYCACHE[0]
+    return tempfile.mkdtemp(prefix="assay-bench-pycache-")
 
 
 def warm_up(workers: int) -> None:

@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
+from assay._drive import gcpause
 from assay.errors import UserError
 
 WORKERS_PER_CORE = 4        # local workers beyond this many per core only thrash (--force)
@@ -120,8 +121,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     with ``argv`` (tests, notebooks) it leaves the collector alone."""
     if argv is not None:
         return _main(argv, owner=False)
-    from assay._drive import gcpause
-
     try:
         return _main(argv, owner=True)
     finally:
@@ -138,8 +137,6 @@ def _main(argv: Sequence[str] | None, owner: bool) -> int:
         parser().print_help()
         return 0
     if owner and args.command in ("sweep", "law"):   # the driver resumes it at its loop
-        from assay._drive import gcpause
-
         gcpause.pause()
     try:
         from assay._cli import preflight
